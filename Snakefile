@@ -1,0 +1,21 @@
+# taxfree: safety alignment of reasoning LLMs, from data to figures.
+# The default config is the toy world (CPU, minutes); paper grids live in configs/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/pretrain.smk"
+include: "rules/align.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        final_outputs(),

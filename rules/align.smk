@@ -1,0 +1,17 @@
+rule align:
+    input:
+        base=f"{RESULTS}/{{model}}/base_model",
+        data=dataset_path,
+    output:
+        directory(f"{RESULTS}/{{model}}/{{variant}}/model"),
+    log:
+        "logs/align/{model}/{variant}.log",
+    params:
+        spec=lambda wildcards: resolve_variant(config, wildcards.variant),
+        trust_remote_code=lambda wildcards: MODELS[wildcards.model].get("trust_remote_code", False),
+        code=source_hash("train", "data", "models", "io"),
+    wildcard_constraints:
+        variant=alternation(TRAINED),
+    threads: config["resources"]["train_threads"]
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,28 @@
+TOY_SPLITS = ["pretrain", "refusal", "toy_reasoning", "toy_harmful", "toy_benign"]
+
+
+rule toyworld:
+    output:
+        data=expand(f"{RESULTS}/toyworld/data/{{split}}.jsonl", split=TOY_SPLITS),
+        init_model=directory(f"{RESULTS}/toyworld/init_model"),
+    log:
+        "logs/toyworld.log",
+    params:
+        spec=config["toyworld"],
+        code=source_hash("toyworld", "io"),
+    script:
+        "../scripts/toyworld.py"
+
+
+rule fetch_model:
+    output:
+        directory(f"{RESULTS}/{{model}}/base_model"),
+    log:
+        "logs/fetch_model/{model}.log",
+    params:
+        spec=lambda wildcards: MODELS[wildcards.model],
+        code=source_hash("models", "io"),
+    wildcard_constraints:
+        model=models_from("hub"),
+    script:
+        "../scripts/fetch_model.py"

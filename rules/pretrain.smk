@@ -1,0 +1,19 @@
+rule pretrain_toy:
+    input:
+        init_model=rules.toyworld.output.init_model,
+        data=f"{RESULTS}/toyworld/data/pretrain.jsonl",
+    output:
+        directory(f"{RESULTS}/{{model}}/base_model"),
+    log:
+        "logs/pretrain_toy/{model}.log",
+    params:
+        spec=lambda wildcards: {
+            "method": "full",
+            "training": resolve_training(config, config["toyworld"]["pretrain"], "toyworld.pretrain"),
+        },
+        code=source_hash("train", "data", "models", "io"),
+    wildcard_constraints:
+        model=models_from("toyworld"),
+    threads: config["resources"]["train_threads"]
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,30 @@
+rule aggregate:
+    input:
+        [entry["path"] for entry in score_entries()],
+    output:
+        csv=f"{RESULTS}/summary.csv",
+        markdown=f"{RESULTS}/summary.md",
+    log:
+        "logs/aggregate.log",
+    params:
+        entries=score_entries(),
+        benchmarks=BENCHMARKS,
+        code=source_hash("aggregate", "graders", "judges", "io"),
+    localrule: True
+    script:
+        "../scripts/aggregate.py"
+
+
+rule figure_tradeoff:
+    input:
+        rules.aggregate.output.csv,
+    output:
+        f"{RESULTS}/figures/tradeoff.png",
+    log:
+        "logs/figure_tradeoff.log",
+    params:
+        axes=config["figures"]["tradeoff"],
+        code=source_hash("figures", "io"),
+    localrule: True
+    script:
+        "../scripts/figure_tradeoff.py"

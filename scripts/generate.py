@@ -1,0 +1,16 @@
+"""Generate responses for one benchmark with one model (rule generate)."""
+
+import torch
+
+from taxfree.generate import generate_file
+from taxfree.io import redirect_output
+
+with redirect_output(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    generate_file(
+        model_dir=snakemake.input.model,
+        in_path=snakemake.input.data,
+        out_path=snakemake.output[0],
+        trust_remote_code=snakemake.params.trust_remote_code,
+        **snakemake.params.generation,
+    )

@@ -1,0 +1,48 @@
+"""Per-sample scores to one tidy table: a row per (model, variant, benchmark, metric)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from taxfree.graders import GRADERS
+from taxfree.io import read_jsonl
+
+COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "n"]
+
+
+def scorer(benchmark: dict[str, Any]) -> Any:
+    """The judge or grader class a benchmark is scored with."""
+    from taxfree.judges import JUDGES
+
+    return JUDGES[benchmark["judge"]] if "judge" in benchmark else GRADERS[benchmark["grader"]]
+
+
+def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], path: str | Path) -> list[dict]:
+    """The benchmark's headline metric and the mean response length, from one scored JSONL."""
+    cls = scorer(spec)
+    rows = read_jsonl(path, required=(cls.field, "n_response_tokens"))
+    base = {"model": model, "variant": variant, "benchmark": benchmark, "category": spec["category"], "n": len(rows)}
+    return [
+        {**base, "metric": cls.metric, "value": sum(bool(r[cls.field]) for r in rows) / len(rows)},
+        {**base, "metric": "response_tokens", "value": sum(r["n_response_tokens"] for r in rows) / len(rows)},
+    ]
+
+
+def summarise(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """``entries``: dicts with model, variant, benchmark and path of a scored JSONL."""
+    records = [rec for e in entries
+               for rec in score_rows(e["model"], e["variant"], e["benchmark"], benchmarks[e["benchmark"]], e["path"])]
+    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
+    return frame.sort_values(["model", "variant", "benchmark", "metric"], ignore_index=True)
+
+
+def to_markdown(summary: pd.DataFrame) -> str:
+    """A (model, variant) x (benchmark metric) table of the headline metrics."""
+    headline = summary[summary["metric"] != "response_tokens"]
+    table = headline.pivot_table(index=["model", "variant"], columns=["benchmark", "metric"], values="value",
+                                 sort=False)
+    table.columns = [f"{bench} {metric}" for bench, metric in table.columns]
+    return table.reset_index().to_markdown(index=False, floatfmt=".3f") + "\n"

@@ -1,0 +1,65 @@
+"""Loading models and tokenizers: hub ids, local directories and LoRA adapters alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+LINEAR_GROUPS = {
+    "attn": ("q_proj", "k_proj", "v_proj", "o_proj"),
+    "mlp": ("gate_proj", "up_proj", "down_proj"),
+}
+LINEAR_GROUPS["all"] = LINEAR_GROUPS["attn"] + LINEAR_GROUPS["mlp"]
+
+
+def is_adapter(path: str | Path) -> bool:
+    return (Path(path) / "adapter_config.json").is_file()
+
+
+def load_tokenizer(path: str | Path, trust_remote_code: bool = False, padding_side: str = "right",
+                   revision: str | None = None) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, padding_side=padding_side,
+                                              revision=revision)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(path: str | Path, trust_remote_code: bool = False, merge_adapter: bool = True,
+               dtype: str = "auto", revision: str | None = None) -> Any:
+    """A causal LM from a model directory, hub id, or LoRA adapter directory (merged for speed)."""
+    from transformers import AutoModelForCausalLM
+
+    if is_adapter(path):
+        from peft import AutoPeftModelForCausalLM
+
+        model = AutoPeftModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code, dtype=dtype)
+        return model.merge_and_unload() if merge_adapter else model
+    return AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code, dtype=dtype,
+                                                revision=revision)
+
+
+def expand_target_modules(model: Any, requested: list[str]) -> list[str]:
+    """Module names for PEFT from names or groups; an unknown name lists the model's linear modules."""
+    import torch
+
+    available = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                        if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] != "lm_head"})
+    names: list[str] = []
+    for item in requested:
+        for name in LINEAR_GROUPS.get(item, (item,)):
+            if name not in available:
+                raise ValueError(f"lora.target_modules: '{name}' is not a linear module of this model "
+                                 f"(its linear modules: {', '.join(available)}; groups: {', '.join(LINEAR_GROUPS)})")
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def save_base_model(model_id: str, out_dir: str | Path, revision: str | None = None,
+                    trust_remote_code: bool = False) -> None:
+    """Copy a hub model (or local directory) into the pipeline as its starting model."""
+    load_tokenizer(model_id, trust_remote_code, revision=revision).save_pretrained(out_dir)
+    load_model(model_id, trust_remote_code, revision=revision).save_pretrained(out_dir)

@@ -1,0 +1,67 @@
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from conftest import REPO
+from taxfree.config import ConfigError, check_references, resolve_variant
+
+
+def default_config():
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    return config
+
+
+def test_variant_overrides_merge_over_defaults():
+    config = default_config()
+    full = resolve_variant(config, "full_lr3e-4")
+    assert full["training"]["learning_rate"] == 3.0e-4
+    assert full["training"]["num_train_epochs"] == config["training"]["num_train_epochs"]
+    lora = resolve_variant(config, "lora_r1_up")
+    assert lora["lora"] == {"rank": 1, "alpha": 16, "dropout": 0.05, "target_modules": ["up_proj"]}
+    assert resolve_variant(config, "base") == {"method": "none"}
+
+
+def test_same_training_for_full_and_lora_r1_up():
+    config = default_config()
+    assert resolve_variant(config, "full")["training"] == resolve_variant(config, "lora_r1_up")["training"]
+    assert resolve_variant(config, "full")["dataset"] == resolve_variant(config, "lora_r1_up")["dataset"]
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c["variants"]["full"].setdefault("training", {}).update(learnin_rate=1.0), "variants.full.training"),
+    (lambda c: c["variants"]["lora_r1_up"]["lora"].update(rank=0), "variants.lora_r1_up.lora.rank"),
+    (lambda c: c["variants"]["full"].update(dataset="nope"), "variants.full.dataset"),
+    (lambda c: c["benchmarks"]["toy_harmful"].update(judge="nope"), "benchmarks.toy_harmful.judge"),
+    (lambda c: c["figures"]["tradeoff"].update(x="nope"), "figures.tradeoff.x"),
+])
+def test_bad_references_name_the_key(mutate, key):
+    config = default_config()
+    mutate(config)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        check_references(config)
+
+
+@pytest.mark.parametrize("yaml_edit, words", [
+    (("  generate_threads: 1", "  generate_threads: 1\n  gpus: 2"), ["gpus", "was unexpected"]),
+    (("    category: safety", "    category: safety\n    temprature: 1.0"), ["temprature", "was unexpected"]),
+    (("  toy:\n    source: toyworld", "  toy:\n    source: hubb"), ["hubb", "source"]),
+    (("    max_new_tokens: 96", "    max_new_tokens: -1"), ["-1", "minimum"]),
+])
+def test_bad_config_fails_fast_before_any_job(tmp_path, yaml_edit, words):
+    text = (REPO / "config.yaml").read_text()
+    assert yaml_edit[0] in text
+    (tmp_path / "config.yaml").write_text(text.replace(yaml_edit[0], yaml_edit[1], 1))
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"),
+                           "--directory", str(tmp_path)], capture_output=True, text=True)
+    assert time.monotonic() - start < 30
+    assert proc.returncode != 0
+    for word in words:
+        assert word in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
