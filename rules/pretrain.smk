@@ -14,6 +14,6 @@ rule pretrain_toy:
         code=source_hash("train", "data", "models", "io"),
     wildcard_constraints:
         model=models_from("toyworld"),
-    threads: config["resources"]["train_threads"]
+    threads: config["resources"]["pretrain_threads"]
     script:
         "../scripts/train.py"
