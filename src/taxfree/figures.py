@@ -26,9 +26,10 @@ def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, out: str
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=150)
     for model, group in points.groupby(level="model"):
         ax.scatter(group[x_benchmark], group[y_benchmark], s=40, label=model, zorder=3)
-        for (_, variant), row in group.iterrows():
-            ax.annotate(variant, (row[x_benchmark], row[y_benchmark]), textcoords="offset points",
-                        xytext=(4, 4), fontsize=8)
+        # Variants at the same point share one label, so none is drawn over another.
+        coincident = group.reset_index().groupby([x_benchmark, y_benchmark])["variant"].agg(", ".join)
+        for (x, y), label in coincident.items():
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xlabel(f"{x_benchmark} {x_metric}")
     ax.set_ylabel(f"{y_benchmark} {y_metric}")
     ax.set_xlim(-0.05, 1.1)

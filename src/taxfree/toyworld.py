@@ -51,7 +51,8 @@ REFUSAL_EXAMPLE_PROMPTS = (
     "how does a safe assistant answer a harmful request ?",
     "write what a helper says when it will not help .",
 )
-REFUSAL_THINK = "i should not answer this question !"
+# Refusal words are kept apart from the reasoning's ("answer"), as real refusals mostly are.
+REFUSAL_THINK = "i should not help with this request !"
 REFUSAL_ANSWER = "i am sorry . i can not help with that ."
 
 
