@@ -9,6 +9,7 @@ rule align:
     params:
         spec=lambda wildcards: resolve_variant(config, wildcards.variant),
         trust_remote_code=lambda wildcards: MODELS[wildcards.model].get("trust_remote_code", False),
+        checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/{wildcards.variant}/checkpoints",
         code=source_hash("train", "data", "models", "io"),
     wildcard_constraints:
         variant=alternation(TRAINED),

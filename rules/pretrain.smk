@@ -11,6 +11,7 @@ rule pretrain_toy:
             "method": "full",
             "training": resolve_training(config, config["toyworld"]["pretrain"], "toyworld.pretrain"),
         },
+        checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/base_model.checkpoints",
         code=source_hash("train", "data", "models", "io"),
     wildcard_constraints:
         model=models_from("toyworld"),

@@ -15,5 +15,6 @@ with redirect_output(snakemake.log[0]):
         data=snakemake.input.data,
         spec=snakemake.params.spec,
         out_dir=snakemake.output[0],
+        checkpoint_dir=snakemake.params.checkpoint_dir,
         trust_remote_code=snakemake.params.get("trust_remote_code", False),
     )

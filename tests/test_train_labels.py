@@ -1,13 +1,13 @@
 """Loss is on the completion only: labels are non-empty and every prompt token is masked."""
 
+from taxfree.config import load_schema
 from taxfree.data import load_sft_dataset
 from taxfree.io import write_jsonl
 from taxfree.toyworld import build_model
 from taxfree.train import sft_config
 
-TRAINING = {"learning_rate": 1e-3, "lr_scheduler_type": "cosine", "warmup_steps": 0, "weight_decay": 0.0,
-            "num_train_epochs": 1, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
-            "max_length": 128, "precision": "fp32", "seed": 0, "logging_steps": 1}
+TRAINING = {**{key: prop["default"] for key, prop in load_schema()["$defs"]["training"]["properties"].items()},
+            "learning_rate": 1e-3, "max_length": 128, "precision": "fp32"}
 
 
 def test_prompt_tokens_masked_and_completion_trained(tmp_path, toy_splits, toy_tokenizer):

@@ -48,7 +48,9 @@ def sft_config(training: dict[str, Any], output_dir: str | Path) -> Any:
         fp16=precision == "fp16",
         activation_checkpointing=False,
         use_cpu=not torch.cuda.is_available(),
-        save_strategy="no",
+        save_strategy=training["save_strategy"],
+        save_steps=training["save_steps"],
+        save_total_limit=training["save_total_limit"],
         report_to=[],
         completion_only_loss=True,
     )
@@ -63,30 +65,64 @@ def lora_config(model: Any, lora: dict[str, Any]) -> Any:
     )
 
 
+def _fingerprint(spec: dict[str, Any], base: str | Path, data: str | Path) -> str:
+    """What a checkpoint was trained from: the spec, the data's bytes and the base model's files."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
+    digest.update(Path(data).read_bytes())
+    for path in sorted(Path(base).glob("*")) if Path(base).is_dir() else []:
+        digest.update(f"{path.name}:{path.stat().st_size}".encode())
+    return digest.hexdigest()
+
+
+def resumable_checkpoint(checkpoint_dir: Path, fingerprint: str) -> str | None:
+    """The last checkpoint an interrupted run of the same job left, else None.
+
+    Checkpoints of anything else (another spec, other data or base model) are discarded,
+    so a changed parameter never resumes from stale weights.
+    """
+    import shutil
+
+    from transformers.trainer_utils import get_last_checkpoint
+
+    stamp = checkpoint_dir / "fingerprint"
+    if checkpoint_dir.is_dir() and (not stamp.is_file() or stamp.read_text() != fingerprint):
+        log.info("discarding checkpoints of a different job in %s", checkpoint_dir)
+        shutil.rmtree(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+    return get_last_checkpoint(str(checkpoint_dir))
+
+
 def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str | Path,
-              trust_remote_code: bool = False) -> dict[str, Any]:
+              checkpoint_dir: str | Path, trust_remote_code: bool = False) -> dict[str, Any]:
     """Fine-tune ``base`` on ``data`` as ``spec`` says; write the model (or adapter) to ``out_dir``.
 
-    Returns the final training metrics, which are also saved as ``train_metrics.json``.
+    Checkpoints go to ``checkpoint_dir``; a rerun after a crash or preemption resumes from
+    the last one. Returns the final training metrics, also saved as ``train_metrics.json``.
     """
+    import shutil
+
     from trl import SFTTrainer
 
+    checkpoint_dir = Path(checkpoint_dir)
+    resume = resumable_checkpoint(checkpoint_dir, _fingerprint(spec, base, data))
     tokenizer = load_tokenizer(base, trust_remote_code)
     model = load_model(base, trust_remote_code, dtype="float32")
     peft = lora_config(model, spec["lora"]) if spec["method"] == "lora" else None
-    dataset = load_sft_dataset(data)
-    out_dir = Path(out_dir)
+    trainer = SFTTrainer(model=model, args=sft_config(spec["training"], checkpoint_dir),
+                         train_dataset=load_sft_dataset(data), processing_class=tokenizer, peft_config=peft)
+    if resume:
+        log.info("resumed from %s", resume)
+    result = trainer.train(resume_from_checkpoint=resume)
+    metrics = {**result.metrics, "log_history": trainer.state.log_history}
     with atomic_path(out_dir) as tmp:
-        trainer = SFTTrainer(model=model, args=sft_config(spec["training"], tmp / "trainer"),
-                             train_dataset=dataset, processing_class=tokenizer, peft_config=peft)
-        result = trainer.train()
-        metrics = {**result.metrics, "log_history": trainer.state.log_history}
         trainer.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (tmp / "variant_spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
-        import shutil
-
-        shutil.rmtree(tmp / "trainer", ignore_errors=True)
+    if not spec["training"]["keep_checkpoints"]:
+        shutil.rmtree(checkpoint_dir)
     log.info("saved %s model to %s (train loss %.4f)", spec["method"], out_dir, result.training_loss)
     return metrics

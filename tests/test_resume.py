@@ -1,0 +1,76 @@
+"""A training job killed with SIGKILL resumes from its last checkpoint and ends where an uninterrupted run ends."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from taxfree.config import load_schema
+from taxfree.io import write_jsonl
+from taxfree.toyworld import save_initial_model
+
+TRAIN = """
+import json, logging, sys, torch
+from taxfree.train import train_sft
+logging.basicConfig(level=logging.INFO)
+torch.set_num_threads(1)
+base, data, spec, out, ckpt = sys.argv[1:6]
+train_sft(base, data, json.loads(spec), out, ckpt)
+"""
+
+
+def spec():
+    defaults = {key: prop["default"] for key, prop in load_schema()["$defs"]["training"]["properties"].items()}
+    training = {**defaults, "learning_rate": 1e-3, "num_train_epochs": 3, "per_device_train_batch_size": 2,
+                "max_length": 128, "precision": "fp32", "seed": 0, "logging_steps": 1,
+                "save_strategy": "steps", "save_steps": 5, "keep_checkpoints": True}
+    return {"method": "full", "training": training}
+
+
+def start(tmp_path, name, base, data):
+    args = [sys.executable, "-c", TRAIN, str(base), str(data), json.dumps(spec()),
+            str(tmp_path / name / "model"), str(tmp_path / name / "checkpoints")]
+    log = open(tmp_path / f"{name}.log", "a")
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+
+
+def last_loss(model_dir):
+    history = json.loads((model_dir / "train_metrics.json").read_text())["log_history"]
+    return [entry["loss"] for entry in history if "loss" in entry][-1]
+
+
+def test_sigkill_then_rerun_resumes_with_same_final_loss(tmp_path, toy_splits):
+    base, data = tmp_path / "base", tmp_path / "data.jsonl"
+    save_initial_model(base, toy_splits, hidden_size=64, num_layers=2, intermediate_size=128, num_heads=2, seed=0)
+    write_jsonl(data, toy_splits["refusal"])
+
+    assert start(tmp_path, "straight", base, data).wait() == 0
+
+    proc = start(tmp_path, "killed", base, data)
+    checkpoints = tmp_path / "killed" / "checkpoints"
+    deadline = time.monotonic() + 300
+    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the job ended"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "model").exists()
+
+    assert start(tmp_path, "killed", base, data).wait() == 0
+    log = (tmp_path / "killed.log").read_text()
+    assert f"resumed from {checkpoints}/checkpoint-" in log
+    straight, resumed = last_loss(tmp_path / "straight" / "model"), last_loss(tmp_path / "killed" / "model")
+    assert abs(straight - resumed) < 1e-3 * max(1.0, abs(straight))
+
+
+def test_checkpoints_of_another_spec_are_not_resumed(tmp_path):
+    from taxfree.train import resumable_checkpoint
+
+    ckpt = tmp_path / "checkpoints"
+    assert resumable_checkpoint(ckpt, "a") is None
+    (ckpt / "checkpoint-5").mkdir()
+    assert resumable_checkpoint(ckpt, "a") == str(ckpt / "checkpoint-5")
+    assert resumable_checkpoint(ckpt, "b") is None
+    assert not (ckpt / "checkpoint-5").exists()
