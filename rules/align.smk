@@ -7,7 +7,7 @@ rule align:
     log:
         "logs/align/{model}/{variant}.log",
     params:
-        spec=lambda wildcards: resolve_variant(config, wildcards.variant),
+        spec=lambda wildcards: SPECS[wildcards.variant],
         trust_remote_code=lambda wildcards: MODELS[wildcards.model].get("trust_remote_code", False),
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/{wildcards.variant}/checkpoints",
         code=source_hash("train", "data", "models", "io"),

@@ -3,18 +3,17 @@ import re
 
 from snakemake.utils import validate
 
-from taxfree.config import check_references, resolve_training, resolve_variant
+from taxfree.config import check_references, resolve_training
 from taxfree.provenance import source_hash
 
 
 validate(config, "../schemas/config.schema.yaml")
-check_references(config)
+SPECS = check_references(config)
 
 RESULTS = config["results_dir"]
 MODELS = config["models"]
-VARIANTS = config["variants"]
 BENCHMARKS = config["benchmarks"]
-TRAINED = [name for name, v in VARIANTS.items() if v["method"] != "none"]
+TRAINED = [name for name, spec in SPECS.items() if spec["method"] != "none"]
 
 
 def alternation(names):
@@ -24,7 +23,7 @@ def alternation(names):
 
 wildcard_constraints:
     model=alternation(MODELS),
-    variant=alternation(VARIANTS),
+    variant=alternation(SPECS),
     benchmark=alternation(BENCHMARKS),
 
 
@@ -34,13 +33,13 @@ def models_from(source):
 
 def model_dir(wildcards):
     """Where the model of a (model, variant) lives: the starting model for method `none`."""
-    if VARIANTS[wildcards.variant]["method"] == "none":
+    if SPECS[wildcards.variant]["method"] == "none":
         return f"{RESULTS}/{wildcards.model}/base_model"
     return f"{RESULTS}/{wildcards.model}/{wildcards.variant}/model"
 
 
 def dataset_path(wildcards):
-    return config["datasets"][VARIANTS[wildcards.variant]["dataset"]]["path"]
+    return config["datasets"][SPECS[wildcards.variant]["dataset"]]["path"]
 
 
 def generation_params(wildcards):
@@ -62,7 +61,7 @@ def score_entries():
     return [
         {"model": m, "variant": v, "benchmark": b, "path": scored(m, v, b)}
         for m in MODELS
-        for v in VARIANTS
+        for v in SPECS
         for b in BENCHMARKS
     ]
 

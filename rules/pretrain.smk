@@ -9,7 +9,9 @@ rule pretrain_toy:
     params:
         spec=lambda wildcards: {
             "method": "full",
-            "training": resolve_training(config, config["toyworld"]["pretrain"], "toyworld.pretrain"),
+            "training": resolve_training(
+                config, config["toyworld"]["pretrain"], "toyworld.pretrain", "full"
+            ),
         },
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/base_model.checkpoints",
         code=source_hash("train", "data", "models", "io"),

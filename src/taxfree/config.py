@@ -8,6 +8,7 @@ blocks, so they are checked after merging, against the same schema definitions.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,35 @@ def _check(instance: Any, schema: dict[str, Any], defs: dict[str, Any], where: s
         raise ConfigError(f"config key '{key}': {error.message}")
 
 
-def resolve_training(config: dict[str, Any], overrides: dict[str, Any], where: str) -> dict[str, Any]:
+DEFAULT_EPOCHS = {"lora": 10, "full": 5}  # the LoRA-safety paper's
+_MODE = re.compile(r"lora_(?P<modules>qkvo_mlp|mlp|(?:up|down|gate)_proj_only)(?:_from(?P<lo>\d+)_to(?P<hi>\d+))?"
+                   r"_r(?P<rank>\d+)")
+_MODE_MODULES = {"qkvo_mlp": ["all"], "mlp": ["mlp"]}
+
+
+def parse_mode(mode: str, where: str) -> dict[str, Any]:
+    """The authors' mode string as a structured variant, e.g. lora_up_proj_only_from16_to31_r1."""
+    if mode == "full":
+        return {"method": "full"}
+    match = _MODE.fullmatch(mode)
+    if match is None:
+        raise ConfigError(f"config key '{where}': cannot parse mode '{mode}' (forms: full, lora_qkvo_mlp_r8, "
+                          "lora_mlp_r8, lora_up_proj_only_r1, lora_up_proj_only_from16_to31_r1)")
+    modules = match["modules"]
+    lora: dict[str, Any] = {"rank": int(match["rank"]),
+                            "target_modules": _MODE_MODULES.get(modules, [modules.removesuffix("_only")])}
+    if match["lo"] is not None:
+        lora["layers"] = {"from": int(match["lo"]), "to": int(match["hi"])}
+    return {"method": "lora", "lora": lora}
+
+
+def resolve_training(config: dict[str, Any], overrides: dict[str, Any], where: str, method: str) -> dict[str, Any]:
     """The top-level ``training`` block with ``overrides`` applied, checked against the schema."""
     defs = load_schema()["$defs"]
     spec = deep_merge(config["training"], overrides)
     _check(spec, defs["training"], defs, where)
+    if spec["num_train_epochs"] is None:
+        spec["num_train_epochs"] = DEFAULT_EPOCHS[method]
     return spec
 
 
@@ -58,16 +83,22 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
     if name not in config["variants"]:
         raise ConfigError(f"config key 'variants.{name}': no such variant (have: {', '.join(config['variants'])})")
     variant = config["variants"][name]
-    spec: dict[str, Any] = {"method": variant["method"]}
-    if variant["method"] == "none":
+    if "mode" in variant:
+        variant = deep_merge(parse_mode(variant["mode"], f"variants.{name}.mode"),
+                             {k: v for k, v in variant.items() if k != "mode"})
+    method = variant.get("method")
+    if method not in ("none", "full", "lora"):
+        raise ConfigError(f"config key 'variants.{name}.method': must be none, full or lora")
+    spec: dict[str, Any] = {"method": method}
+    if method == "none":
         return spec
-    dataset = variant["dataset"]
+    dataset = variant.get("dataset")
     if dataset not in config.get("datasets", {}):
         raise ConfigError(f"config key 'variants.{name}.dataset': unknown data set '{dataset}' "
                           f"(have: {', '.join(config.get('datasets', {})) or 'none'})")
     spec["dataset"] = dataset
-    spec["training"] = resolve_training(config, variant.get("training", {}), f"variants.{name}.training")
-    if variant["method"] == "lora":
+    spec["training"] = resolve_training(config, variant.get("training", {}), f"variants.{name}.training", method)
+    if method == "lora":
         defs = load_schema()["$defs"]
         spec["lora"] = deep_merge(config["lora"], variant.get("lora", {}))
         _check(spec["lora"], defs["lora"], defs, f"variants.{name}.lora")
@@ -76,13 +107,15 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
     return spec
 
 
-def check_references(config: dict[str, Any]) -> None:
-    """Checks the schema cannot express: names that must refer to other entries."""
+def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Checks the schema cannot express (names that must refer to other entries).
+
+    Returns every variant's resolved spec, by name.
+    """
     from taxfree.graders import GRADERS
     from taxfree.judges import JUDGES
 
-    for name in config["variants"]:
-        resolve_variant(config, name)
+    specs = {name: resolve_variant(config, name) for name in config["variants"]}
     for name, bench in config["benchmarks"].items():
         if "judge" in bench and bench["judge"] not in JUDGES:
             raise ConfigError(f"config key 'benchmarks.{name}.judge': unknown judge '{bench['judge']}' "
@@ -94,4 +127,5 @@ def check_references(config: dict[str, Any]) -> None:
         if bench not in config["benchmarks"]:
             raise ConfigError(f"config key 'figures.tradeoff.{axis}': unknown benchmark '{bench}'")
     if any(m["source"] == "toyworld" for m in config["models"].values()):
-        resolve_training(config, config["toyworld"]["pretrain"], "toyworld.pretrain")
+        resolve_training(config, config["toyworld"]["pretrain"], "toyworld.pretrain", "full")
+    return specs

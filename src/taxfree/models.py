@@ -63,3 +63,17 @@ def save_base_model(model_id: str, out_dir: str | Path, revision: str | None = N
     """Copy a hub model (or local directory) into the pipeline as its starting model."""
     load_tokenizer(model_id, trust_remote_code, revision=revision).save_pretrained(out_dir)
     load_model(model_id, trust_remote_code, revision=revision).save_pretrained(out_dir)
+
+
+def resolve_layers(model: Any, layers: str | dict[str, int] | None) -> list[int] | None:
+    """Layer indices from a third's name or an inclusive range; a range outside the model names its size."""
+    n = model.config.num_hidden_layers
+    if layers is None:
+        return None
+    if isinstance(layers, str):
+        third = {"early": 0, "middle": 1, "late": 2}[layers]
+        return list(range(third * n // 3, (third + 1) * n // 3))
+    if not 0 <= layers["from"] <= layers["to"] < n:
+        raise ValueError(f"lora.layers: range {layers['from']}..{layers['to']} is outside the model, "
+                         f"which has {n} layers (0..{n - 1})")
+    return list(range(layers["from"], layers["to"] + 1))

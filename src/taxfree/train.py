@@ -9,7 +9,7 @@ from typing import Any
 
 from taxfree.data import load_sft_dataset
 from taxfree.io import atomic_path
-from taxfree.models import expand_target_modules, load_model, load_tokenizer
+from taxfree.models import expand_target_modules, load_model, load_tokenizer, resolve_layers
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,9 @@ def lora_config(model: Any, lora: dict[str, Any]) -> Any:
     from peft import LoraConfig
 
     return LoraConfig(
-        r=lora["rank"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], bias="none",
-        target_modules=expand_target_modules(model, lora["target_modules"]), task_type="CAUSAL_LM",
+        r=lora["rank"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], bias=lora["bias"],
+        target_modules=expand_target_modules(model, lora["target_modules"]),
+        layers_to_transform=resolve_layers(model, lora["layers"]), task_type="CAUSAL_LM",
     )
 
 
