@@ -1,7 +1,7 @@
 rule align:
     input:
         base=f"{RESULTS}/{{model}}/base_model",
-        data=dataset_path,
+        data=prepared_dataset,
     output:
         directory(f"{RESULTS}/{{model}}/{{variant}}/model"),
     log:

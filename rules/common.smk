@@ -14,6 +14,10 @@ RESULTS = config["results_dir"]
 MODELS = config["models"]
 BENCHMARKS = config["benchmarks"]
 TRAINED = [name for name, spec in SPECS.items() if spec["method"] != "none"]
+VARIANTS_OF = {
+    model: [name for name, v in config["variants"].items() if model in v.get("models", MODELS)]
+    for model in MODELS
+}
 
 
 def alternation(names):
@@ -25,6 +29,7 @@ wildcard_constraints:
     model=alternation(MODELS),
     variant=alternation(SPECS),
     benchmark=alternation(BENCHMARKS),
+    dataset=alternation(config["datasets"]),
 
 
 def models_from(source):
@@ -38,8 +43,13 @@ def model_dir(wildcards):
     return f"{RESULTS}/{wildcards.model}/{wildcards.variant}/model"
 
 
-def dataset_path(wildcards):
-    return config["datasets"][SPECS[wildcards.variant]["dataset"]]["path"]
+def prepared_dataset(wildcards):
+    return f"{RESULTS}/datasets/{SPECS[wildcards.variant]['dataset']}.jsonl"
+
+
+def local_source(spec):
+    """The local file a data set or benchmark is read from; hub ones have none."""
+    return [spec["path"]] if "path" in spec else []
 
 
 def generation_params(wildcards):
@@ -61,7 +71,7 @@ def score_entries():
     return [
         {"model": m, "variant": v, "benchmark": b, "path": scored(m, v, b)}
         for m in MODELS
-        for v in SPECS
+        for v in VARIANTS_OF[m]
         for b in BENCHMARKS
     ]
 

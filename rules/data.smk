@@ -26,3 +26,17 @@ rule fetch_model:
         model=models_from("hub"),
     script:
         "../scripts/fetch_model.py"
+
+
+rule prepare_dataset:
+    input:
+        lambda wildcards: local_source(config["datasets"][wildcards.dataset]),
+    output:
+        f"{RESULTS}/datasets/{{dataset}}.jsonl",
+    log:
+        "logs/prepare_dataset/{dataset}.log",
+    params:
+        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        code=source_hash("data", "io"),
+    script:
+        "../scripts/prepare_dataset.py"

@@ -1,7 +1,21 @@
+rule prepare_benchmark:
+    input:
+        lambda wildcards: local_source(BENCHMARKS[wildcards.benchmark]),
+    output:
+        f"{RESULTS}/benchmarks/{{benchmark}}.jsonl",
+    log:
+        "logs/prepare_benchmark/{benchmark}.log",
+    params:
+        spec=lambda wildcards: BENCHMARKS[wildcards.benchmark],
+        code=source_hash("evalsets", "data", "io"),
+    script:
+        "../scripts/prepare_benchmark.py"
+
+
 rule generate:
     input:
         model=model_dir,
-        data=lambda wildcards: BENCHMARKS[wildcards.benchmark]["path"],
+        data=f"{RESULTS}/benchmarks/{{benchmark}}.jsonl",
     output:
         f"{RESULTS}/{{model}}/{{variant}}/generations/{{benchmark}}.jsonl",
     log:

@@ -116,6 +116,10 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     from taxfree.judges import JUDGES
 
     specs = {name: resolve_variant(config, name) for name in config["variants"]}
+    for name, variant in config["variants"].items():
+        unknown = [m for m in variant.get("models", []) if m not in config["models"]]
+        if unknown:
+            raise ConfigError(f"config key 'variants.{name}.models': unknown model(s) {', '.join(unknown)}")
     for name, bench in config["benchmarks"].items():
         if "judge" in bench and bench["judge"] not in JUDGES:
             raise ConfigError(f"config key 'benchmarks.{name}.judge': unknown judge '{bench['judge']}' "

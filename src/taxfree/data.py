@@ -1,4 +1,11 @@
-"""Training data: prompt/completion rows in TRL's conversational format, checked on load."""
+"""Training data: any source (local file or hub) to prompt/completion rows, then to the model's own format.
+
+``prepare`` turns a dataset spec into canonical rows in TRL's conversational format
+(``prompt`` and ``completion`` message lists), saved as JSONL by the prepare_dataset rule.
+``load_sft_dataset`` renders them with the model's chat template as *text* prompt and
+completion: R1-style templates drop the reasoning block from assistant messages, so
+rendering the completion through the template would silently lose the ``<think>`` part.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +15,102 @@ from typing import Any
 from taxfree.io import InputError, read_jsonl
 
 
-def _check_messages(path: str | Path, lineno: int, field: str, value: Any) -> None:
+def _check_messages(source: str, lineno: int, field: str, value: Any) -> None:
     if not (isinstance(value, list) and value and all(
             isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
             for m in value)):
-        raise InputError(f"{path}: row {lineno}: field '{field}' must be a non-empty list of "
+        raise InputError(f"{source}: row {lineno}: field '{field}' must be a non-empty list of "
                          "{'role': str, 'content': str} messages")
 
 
-def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Rows with ``prompt`` and ``completion`` message lists; other fields are dropped."""
-    rows = read_jsonl(path, required=("prompt", "completion"))
-    if not rows:
-        raise InputError(f"{path}: no rows")
+def _chat(prompt: str, completion: str) -> dict[str, Any]:
+    return {"prompt": [{"role": "user", "content": prompt}],
+            "completion": [{"role": "assistant", "content": completion}]}
+
+
+def read_table(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a local .jsonl, .json, .csv or .parquet file."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".jsonl":
+        return read_jsonl(path)
+    if suffix in (".csv", ".parquet", ".json"):
+        import pandas as pd
+
+        reader = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}[suffix]
+        return reader(path).to_dict(orient="records")
+    raise InputError(f"{path}: unsupported file type '{suffix}' (use .jsonl, .json, .csv or .parquet)")
+
+
+def load_rows(spec: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """(name of the source for error messages, its rows)."""
+    if "path" in spec:
+        return spec["path"], read_table(spec["path"])
+    from datasets import load_dataset
+
+    source = f"{spec['hub']} (split {spec['split']})"
+    return source, load_dataset(spec["hub"], spec.get("hub_config"), split=spec["split"],
+                                revision=spec["revision"]).to_list()
+
+
+def require_text(source: str, lineno: int, row: dict[str, Any], column: str) -> str:
+    if column not in row:
+        raise InputError(f"{source}: row {lineno}: missing column '{column}' (has: {', '.join(row)})")
+    value = row[column]
+    if not isinstance(value, str):
+        raise InputError(f"{source}: row {lineno}: column '{column}' must be text, got {type(value).__name__}")
+    return value
+
+
+def direct_refusal_response(source: str, lineno: int, refusal: str) -> str:
+    """DirectRefusal's ``refusal`` is "Question: ...\\nAnswer: ..."; the response follows the first "Answer:"."""
+    if "Answer:" not in refusal:
+        raise InputError(f"{source}: row {lineno}: column 'refusal' has no 'Answer:'")
+    return refusal.split("Answer:", 1)[1].strip()
+
+
+def to_chat_rows(source: str, rows: list[dict[str, Any]], spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Canonical prompt/completion message rows from rows in the spec's format."""
+    out = []
     for lineno, row in enumerate(rows, start=1):
-        _check_messages(path, lineno, "prompt", row["prompt"])
-        _check_messages(path, lineno, "completion", row["completion"])
-    return [{"prompt": row["prompt"], "completion": row["completion"]} for row in rows]
+        if spec["format"] == "chat":
+            for field in ("prompt", "completion"):
+                _check_messages(source, lineno, field, row.get(field))
+            out.append({"prompt": row["prompt"], "completion": row["completion"]})
+        elif spec["format"] == "direct_refusal":
+            response = direct_refusal_response(source, lineno, require_text(source, lineno, row, "refusal"))
+            out.append(_chat(require_text(source, lineno, row, "prompt"), spec["think_prefix"] + response))
+        else:
+            columns = spec["columns"]
+            out.append(_chat(require_text(source, lineno, row, columns["prompt"]),
+                             require_text(source, lineno, row, columns["completion"])))
+    if not out:
+        raise InputError(f"{source}: no rows")
+    return out
 
 
-def load_sft_dataset(path: str | Path) -> Any:
+def prepare(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """A dataset spec (see the schema's ``dataset``) to canonical prompt/completion rows."""
+    source, rows = load_rows(spec)
+    return to_chat_rows(source, rows[: spec["max_rows"]] if spec["max_rows"] else rows, spec)
+
+
+def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Canonical rows from a prepared JSONL, checked."""
+    return to_chat_rows(str(path), read_jsonl(path), {"format": "chat"})
+
+
+def render(row: dict[str, Any], tokenizer: Any) -> dict[str, str]:
+    """Text prompt (the model's chat template up to the assistant turn) and text completion."""
+    prompt = tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
+    completion = "".join(m["content"] for m in row["completion"])
+    # Templates that open the reasoning block in the generation prompt (newer R1 ones) must
+    # not get a second <think> from the completion.
+    if prompt.rstrip().endswith("<think>") and completion.lstrip().startswith("<think>"):
+        completion = completion.lstrip().removeprefix("<think>").lstrip("\n")
+    return {"prompt": prompt, "completion": completion}
+
+
+def load_sft_dataset(path: str | Path, tokenizer: Any) -> Any:
     from datasets import Dataset
 
-    return Dataset.from_list(load_sft_rows(path))
+    return Dataset.from_list([render(row, tokenizer) for row in load_sft_rows(path)])
