@@ -7,12 +7,15 @@ rule align:
     log:
         "logs/align/{model}/{variant}.log",
     params:
-        spec=lambda wildcards: SPECS[wildcards.variant],
-        trust_remote_code=lambda wildcards: MODELS[wildcards.model].get("trust_remote_code", False),
+        spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
+        launcher=lambda wildcards: train_launcher(SPECS[wildcards.variant]["method"]),
+        remote_code=lambda wildcards: remote_code_flag(wildcards.model),
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/{wildcards.variant}/checkpoints",
         code=source_hash("train", "data", "models", "io"),
     wildcard_constraints:
         variant=alternation(TRAINED),
     threads: config["resources"]["train_threads"]
-    script:
-        "../scripts/train.py"
+    resources:
+        gpu=config["resources"]["train_gpus"],
+    shell:
+        TRAIN_CMD

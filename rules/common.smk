@@ -1,5 +1,7 @@
 # The only place that knows the config's shape: validation, wildcard constraints, input functions.
+import json
 import re
+import sys
 
 from snakemake.utils import validate
 
@@ -82,3 +84,23 @@ def final_outputs():
         f"{RESULTS}/summary.md",
         f"{RESULTS}/figures/tradeoff.png",
     ]
+
+
+def train_launcher(method):
+    """Python itself, or `accelerate launch` over the job's GPUs when it has more than one."""
+    gpus = config["resources"]["train_gpus"]
+    if gpus <= 1:
+        return sys.executable
+    accelerate_config = config["resources"]["accelerate_config"][method]
+    return f"{sys.executable} -m accelerate.commands.launch --config_file {accelerate_config} --num_processes {gpus}"
+
+
+TRAIN_CMD = (
+    "{params.launcher} -m taxfree.cli train --base {input.base} --data {input.data} --spec {params.spec:q}"
+    " --out {output} --checkpoint-dir {params.checkpoint_dir} --threads {threads} {params.remote_code}"
+    " > {log} 2>&1"
+)
+
+
+def remote_code_flag(model):
+    return "--trust-remote-code" if MODELS[model].get("trust_remote_code", False) else ""

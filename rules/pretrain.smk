@@ -1,22 +1,27 @@
 rule pretrain_toy:
     input:
-        init_model=rules.toyworld.output.init_model,
+        base=rules.toyworld.output.init_model,
         data=f"{RESULTS}/toyworld/data/pretrain.jsonl",
     output:
         directory(f"{RESULTS}/{{model}}/base_model"),
     log:
         "logs/pretrain_toy/{model}.log",
     params:
-        spec=lambda wildcards: {
-            "method": "full",
-            "training": resolve_training(
-                config, config["toyworld"]["pretrain"], "toyworld.pretrain", "full"
-            ),
-        },
+        spec=json.dumps(
+            {
+                "method": "full",
+                "training": resolve_training(
+                    config, config["toyworld"]["pretrain"], "toyworld.pretrain", "full"
+                ),
+            },
+            sort_keys=True,
+        ),
+        launcher=sys.executable,
+        remote_code="",
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/base_model.checkpoints",
         code=source_hash("train", "data", "models", "io"),
     wildcard_constraints:
         model=models_from("toyworld"),
     threads: config["resources"]["pretrain_threads"]
-    script:
-        "../scripts/train.py"
+    shell:
+        TRAIN_CMD

@@ -1,4 +1,10 @@
+import json
+
+import pytest
+
+from taxfree.cli import main
 from taxfree.graders import GRADERS
+from taxfree.sandbox import Limits
 
 
 def test_toy_grader_extracts_final_answer():
@@ -13,3 +19,74 @@ def test_toy_grader_extracts_final_answer():
     graded = grader.grade(rows)
     assert [r["correct"] for r in graded] == [True, False, False, False]
     assert [r["extracted"] for r in graded] == ["3", "4", None, None]
+
+
+def grade(name, rows):
+    return GRADERS[name]().grade(rows)
+
+
+def test_math_grader_reads_only_the_final_answer():
+    rows = [
+        {"response": r"<think> maybe \boxed{3} </think> so it is \boxed{\dfrac{1}{2}}.", "answer": "0.5"},
+        # The last box wins over an earlier "answer is", and only after the reasoning block.
+        {"response": r"<think> the answer is 7 </think> The answer is 2, no: \boxed{7}", "answer": "7"},
+        {"response": "<think> x </think> The answer is **$\\frac{14}{3}$**.", "answer": r"\frac{14}{3}"},
+        {"response": "<think> x </think> 3 boxes of 4 make 12.\n#### 12", "answer": "Work.\n#### 12"},
+        {"response": "<think> x </think> In all we have 1,234 apples.", "answer": "1234"},
+        {"response": r"<think> the answer is \boxed{5}", "answer": "5"},  # never finished thinking
+        {"response": "<think> x </think> I could not solve it.", "answer": "5"},
+        {"response": r"<think> x </think> \boxed{(3,4]}", "answer": "(3,4)"},
+    ]
+    graded = grade("math", rows)
+    assert [r["correct"] for r in graded] == [True, True, True, True, True, False, False, False]
+    assert [r["extracted"] for r in graded] == [
+        r"\dfrac{1}{2}", "7", r"\frac{14}{3}", "12", "1,234", None, None, "(3,4]"]
+
+
+def test_mcq_grader_finds_the_letter():
+    rows = [
+        {"response": r"<think> A or B? </think> The answer is $\boxed{B}$.", "answer": "B"},
+        {"response": r"<think> x </think> \boxed{\text{(C)}}", "answer": "(C)"},
+        {"response": "<think> x </think> **Final Answer:** D", "answer": "D"},
+        {"response": "<think> x </think> Having checked each option, the answer is (J).", "answer": "J"},
+        {"response": "<think> x </think> The answer is A.", "answer": "C"},
+        {"response": "<think> the answer is C </think> I am not sure.", "answer": "C"},
+        {"response": "<think> x </think> The answer is a matter of taste.", "answer": "A"},
+    ]
+    graded = grade("mcq", rows)
+    assert [r["extracted"] for r in graded] == ["B", "C", "D", "J", "A", None, None]
+    assert [r["correct"] for r in graded] == [True, True, True, True, False, False, False]
+
+
+def test_code_grader_runs_the_tests():
+    problem = {"prompt": "def add(a, b):\n", "entry_point": "add",
+               "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n"}
+    rows = [{**problem, "completion": "    return a + b\n"},
+            {**problem, "completion": "    return a - b\n"},
+            {**problem, "completion": "    return undefined\n"},
+            {**problem, "completion": "    while True:\n        pass\n"}]
+    graded = GRADERS["code"](Limits(timeout_s=2)).grade(rows)
+    assert [(r["passed"], r["status"]) for r in graded] == [
+        (True, "passed"), (False, "failed"), (False, "error"), (False, "timeout")]
+
+
+@pytest.mark.parametrize(("name", "row", "field"), [
+    ("math", {"response": r"<think> x </think> \boxed{\frac{1}{2}}", "answer": "0.5"}, "correct"),
+    ("mcq", {"response": "<think> x </think> Final Answer: B", "answer": "B"}, "correct"),
+    ("code", {"prompt": "def one():\n", "completion": "    return 1\n", "entry_point": "one",
+              "test": "def check(f):\n    assert f() == 1\n"}, "passed"),
+])
+def test_grade_command(tmp_path, name, row, field):
+    (tmp_path / "in.jsonl").write_text(json.dumps(row) + "\n")
+    assert main(["grade", "--grader", name, "--in", str(tmp_path / "in.jsonl"),
+                 "--out", str(tmp_path / "out.jsonl")]) == 0
+    (out,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert out[field] is True and GRADERS[name].field == field
+    assert {key: out[key] for key in row} == row
+
+
+def test_grade_command_names_the_missing_field(tmp_path, capsys):
+    (tmp_path / "in.jsonl").write_text(json.dumps({"prompt": "def f():\n", "completion": "    pass\n"}) + "\n")
+    assert main(["grade", "--grader", "code", "--in", str(tmp_path / "in.jsonl"),
+                 "--out", str(tmp_path / "out.jsonl")]) == 2
+    assert "missing field(s) test, entry_point" in capsys.readouterr().err

@@ -20,15 +20,38 @@ def _grade(args: argparse.Namespace) -> None:
     write_jsonl(args.out, grader.grade(read_jsonl(args.inp, required=grader.required)))
 
 
+def _train(args: argparse.Namespace) -> None:
+    import json
+    import logging
+
+    import torch
+
+    from taxfree.train import train_sft
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train_sft(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, args.trust_remote_code)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="taxfree", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
     judge = sub.add_parser("judge", help="add a judgement field to each row (e.g. refusal)")
     judge.add_argument("--judge", required=True, choices=sorted(JUDGES))
     judge.set_defaults(run=_judge)
-    grade = sub.add_parser("grade", help="add `correct` and `extracted` to each row")
+    grade = sub.add_parser("grade", help="grade each row: `correct` and `extracted` (toy, math, mcq) or `passed` and `status` (code)")
     grade.add_argument("--grader", required=True, choices=sorted(GRADERS))
     grade.set_defaults(run=_grade)
+    train = sub.add_parser("train", help="fine-tune a model as a resolved variant spec says (also under accelerate launch)")
+    train.add_argument("--base", required=True, help="model directory or hub id to start from")
+    train.add_argument("--data", required=True, help="prepared prompt/completion JSONL")
+    train.add_argument("--spec", required=True, help="resolved variant spec as JSON")
+    train.add_argument("--out", required=True, help="where the model or adapter is written")
+    train.add_argument("--checkpoint-dir", required=True, help="checkpoints; a rerun resumes from the last")
+    train.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    train.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
+    train.set_defaults(run=_train)
     for command in (judge, grade):
         command.add_argument("--in", dest="inp", required=True, help="input JSONL")
         command.add_argument("--out", required=True, help="output JSONL (written atomically)")

@@ -7,8 +7,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from transformers.trainer_utils import get_last_checkpoint
+
 from taxfree.data import load_sft_dataset
-from taxfree.io import atomic_path
 from taxfree.models import expand_target_modules, load_model, load_tokenizer, resolve_layers
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,6 @@ def resumable_checkpoint(checkpoint_dir: Path, fingerprint: str) -> str | None:
     """
     import shutil
 
-    from transformers.trainer_utils import get_last_checkpoint
-
     stamp = checkpoint_dir / "fingerprint"
     if checkpoint_dir.is_dir() and (not stamp.is_file() or stamp.read_text() != fingerprint):
         log.info("discarding checkpoints of a different job in %s", checkpoint_dir)
@@ -101,14 +100,22 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
     """Fine-tune ``base`` on ``data`` as ``spec`` says; write the model (or adapter) to ``out_dir``.
 
     Checkpoints go to ``checkpoint_dir``; a rerun after a crash or preemption resumes from
-    the last one. Returns the final training metrics, also saved as ``train_metrics.json``.
+    the last one. The same code runs in one process or in every process of an
+    ``accelerate launch`` (DDP, DeepSpeed ZeRO-3, FSDP): the main process alone touches
+    files, and saving goes through the trainer, which gathers sharded weights first.
+    Returns the final training metrics, also saved as ``train_metrics.json``.
     """
     import shutil
 
+    from accelerate import PartialState
     from trl import SFTTrainer
 
-    checkpoint_dir = Path(checkpoint_dir)
-    resume = resumable_checkpoint(checkpoint_dir, _fingerprint(spec, base, data))
+    state = PartialState()
+    checkpoint_dir, out_dir = Path(checkpoint_dir), Path(out_dir)
+    if state.is_main_process:
+        resumable_checkpoint(checkpoint_dir, _fingerprint(spec, base, data))
+    state.wait_for_everyone()
+    resume = get_last_checkpoint(str(checkpoint_dir))
     tokenizer = load_tokenizer(base, trust_remote_code)
     model = load_model(base, trust_remote_code, dtype="float32")
     peft = lora_config(model, spec["lora"]) if spec["method"] == "lora" else None
@@ -119,12 +126,17 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
         log.info("resumed from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = {**result.metrics, "log_history": trainer.state.log_history}
-    with atomic_path(out_dir) as tmp:
-        trainer.model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        (tmp / "variant_spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
-    if not spec["training"]["keep_checkpoints"]:
-        shutil.rmtree(checkpoint_dir)
-    log.info("saved %s model to %s (train loss %.4f)", spec["method"], out_dir, result.training_loss)
+    # A fixed staging name, since every process must save into the same directory.
+    staging = out_dir.with_name(out_dir.name + ".partial")
+    trainer.save_model(str(staging))
+    if state.is_main_process:
+        tokenizer.save_pretrained(staging)
+        (staging / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (staging / "variant_spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        staging.rename(out_dir)
+        if not spec["training"]["keep_checkpoints"]:
+            shutil.rmtree(checkpoint_dir)
+        log.info("saved %s model to %s (train loss %.4f)", spec["method"], out_dir, result.training_loss)
+    state.wait_for_everyone()
     return metrics
