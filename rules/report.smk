@@ -9,7 +9,7 @@ rule aggregate:
     params:
         entries=score_entries(),
         benchmarks=BENCHMARKS,
-        code=source_hash("aggregate", "graders", "judges", "io"),
+        code=source_hash("aggregate", "metrics", "graders", "judges", "io"),
     localrule: True
     script:
         "../scripts/aggregate.py"

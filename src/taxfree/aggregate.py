@@ -9,8 +9,9 @@ import pandas as pd
 
 from taxfree.graders import GRADERS
 from taxfree.io import read_jsonl
+from taxfree.metrics import bootstrap_interval
 
-COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "n"]
+COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "ci_low", "ci_high", "n"]
 
 
 def scorer(benchmark: dict[str, Any]) -> Any:
@@ -21,14 +22,15 @@ def scorer(benchmark: dict[str, Any]) -> Any:
 
 
 def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], path: str | Path) -> list[dict]:
-    """The benchmark's headline metric and the mean response length, from one scored JSONL."""
+    """The benchmark's headline metric and the mean response length, with 95% bootstrap intervals."""
     cls = scorer(spec)
     rows = read_jsonl(path, required=(cls.field, "n_response_tokens"))
     base = {"model": model, "variant": variant, "benchmark": benchmark, "category": spec["category"], "n": len(rows)}
-    return [
-        {**base, "metric": cls.metric, "value": sum(bool(r[cls.field]) for r in rows) / len(rows)},
-        {**base, "metric": "response_tokens", "value": sum(r["n_response_tokens"] for r in rows) / len(rows)},
-    ]
+    samples = {cls.metric: [float(bool(r[cls.field])) for r in rows],
+               "response_tokens": [float(r["n_response_tokens"]) for r in rows]}
+    return [{**base, "metric": metric, "value": sum(values) / len(values),
+             **dict(zip(("ci_low", "ci_high"), bootstrap_interval(values)))}
+            for metric, values in samples.items()]
 
 
 def summarise(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]]) -> pd.DataFrame:
