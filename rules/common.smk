@@ -82,6 +82,7 @@ def final_outputs():
     return [
         f"{RESULTS}/summary.csv",
         f"{RESULTS}/summary.md",
+        f"{RESULTS}/metrics.json",
         f"{RESULTS}/figures/tradeoff.png",
     ]
 

@@ -4,6 +4,7 @@ rule aggregate:
     output:
         csv=f"{RESULTS}/summary.csv",
         markdown=f"{RESULTS}/summary.md",
+        metrics=f"{RESULTS}/metrics.json",
     log:
         "logs/aggregate.log",
     params:

@@ -1,7 +1,7 @@
 """Collect every score file into the summary table (rule aggregate)."""
 
-from taxfree.aggregate import summarise, to_markdown
-from taxfree.io import atomic_path, redirect_output
+from taxfree.aggregate import summarise, to_markdown, to_metrics
+from taxfree.io import atomic_path, redirect_output, write_json
 
 with redirect_output(snakemake.log[0]):
     summary = summarise(snakemake.params.entries, snakemake.params.benchmarks)
@@ -9,3 +9,4 @@ with redirect_output(snakemake.log[0]):
         summary.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(snakemake.output.markdown) as tmp:
         tmp.write_text(to_markdown(summary))
+    write_json(snakemake.output.metrics, to_metrics(summary))

@@ -86,6 +86,22 @@ def test_outputs(run):
     assert "train_loss" in (run / "logs" / "align" / "toy" / "full.log").read_text()
 
 
+def test_dvc_metrics_show_lists_every_metric(run):
+    import json
+    import shutil
+
+    shutil.copy(REPO / "dvc.yaml", run / "dvc.yaml")
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run([*dvc, "init", "--no-scm", "-q"], cwd=run, check=True)
+    shown = json.loads(subprocess.run([*dvc, "metrics", "show", "--json"], cwd=run, check=True,
+                                      capture_output=True, text=True).stdout)
+    metrics = shown[""]["data"]["results/metrics.json"]["data"]
+    summary = pd.read_csv(run / "results" / "summary.csv")
+    assert len(summary) == 3 * 3 * 2
+    for row in summary.itertuples():
+        assert metrics[row.model][row.variant][row.benchmark][row.metric] == pytest.approx(row.value, abs=1e-6)
+
+
 def test_second_run_has_nothing_to_do(run):
     assert planned_jobs(run) == []
 

@@ -48,3 +48,12 @@ def to_markdown(summary: pd.DataFrame) -> str:
                                  sort=False)
     table.columns = [f"{bench} {metric}" for bench, metric in table.columns]
     return table.reset_index().to_markdown(index=False, floatfmt=".3f") + "\n"
+
+
+def to_metrics(summary: pd.DataFrame) -> dict[str, Any]:
+    """Nested {model: {variant: {benchmark: {metric: value}}}}, the layout ``dvc metrics`` reads."""
+    nested: dict[str, Any] = {}
+    for row in summary.itertuples(index=False):
+        nested.setdefault(row.model, {}).setdefault(row.variant, {}).setdefault(row.benchmark, {})[row.metric] = \
+            round(float(row.value), 6)
+    return nested
