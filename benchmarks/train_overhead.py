@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from taxfree.config import load_schema
+from taxfree.config import training_defaults
 from taxfree.io import write_jsonl
 from taxfree.models import load_model, load_tokenizer
 from taxfree.toyworld import ToyWorldSpec, generate, save_initial_model
@@ -21,7 +21,7 @@ from taxfree.train import sft_config, train_sft
 
 
 def training(precision: str, batch: int) -> dict:
-    defaults = {k: p["default"] for k, p in load_schema()["$defs"]["training"]["properties"].items()}
+    defaults = training_defaults()
     return {**defaults, "learning_rate": 1e-3, "num_train_epochs": 1, "per_device_train_batch_size": batch,
             "max_length": 128, "precision": precision, "seed": 0, "logging_steps": 10_000, "save_strategy": "no",
             "warmup_steps": 0}

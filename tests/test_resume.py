@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from taxfree.config import load_schema
+from taxfree.config import training_defaults
 from taxfree.io import write_jsonl
 from taxfree.toyworld import save_initial_model
 
@@ -22,7 +22,7 @@ train_sft(base, data, json.loads(spec), out, ckpt)
 
 
 def spec():
-    defaults = {key: prop["default"] for key, prop in load_schema()["$defs"]["training"]["properties"].items()}
+    defaults = training_defaults()
     training = {**defaults, "learning_rate": 1e-3, "num_train_epochs": 3, "per_device_train_batch_size": 2,
                 "max_length": 128, "precision": "fp32", "seed": 0, "logging_steps": 1,
                 "save_strategy": "steps", "save_steps": 5, "keep_checkpoints": True}
@@ -66,11 +66,16 @@ def test_sigkill_then_rerun_resumes_with_same_final_loss(tmp_path, toy_splits):
 
 
 def test_checkpoints_of_another_spec_are_not_resumed(tmp_path):
-    from taxfree.train import resumable_checkpoint
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from taxfree.train import discard_stale_checkpoints
 
     ckpt = tmp_path / "checkpoints"
-    assert resumable_checkpoint(ckpt, "a") is None
+    discard_stale_checkpoints(ckpt, "a")
+    assert get_last_checkpoint(str(ckpt)) is None
     (ckpt / "checkpoint-5").mkdir()
-    assert resumable_checkpoint(ckpt, "a") == str(ckpt / "checkpoint-5")
-    assert resumable_checkpoint(ckpt, "b") is None
+    discard_stale_checkpoints(ckpt, "a")
+    assert get_last_checkpoint(str(ckpt)) == str(ckpt / "checkpoint-5")
+    discard_stale_checkpoints(ckpt, "b")
+    assert get_last_checkpoint(str(ckpt)) is None
     assert not (ckpt / "checkpoint-5").exists()

@@ -6,12 +6,12 @@ that drops the reasoning block from assistant messages and opens it in the gener
 
 import pytest
 
-from taxfree.config import load_schema
+from taxfree.config import training_defaults
 from taxfree.data import load_sft_dataset, render
 from taxfree.io import write_jsonl
 from taxfree.toyworld import build_model, build_tokenizer, vocabulary
 
-TRAINING = {**{key: prop["default"] for key, prop in load_schema()["$defs"]["training"]["properties"].items()},
+TRAINING = {**training_defaults(),
             "learning_rate": 1e-3, "num_train_epochs": 1, "max_length": 128, "precision": "fp32"}
 
 QWEN2_TEMPLATE = (

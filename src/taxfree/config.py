@@ -8,6 +8,7 @@ blocks, so they are checked after merging, against the same schema definitions.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,16 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+@functools.cache
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The parsed schema, read once per process; callers must not modify it."""
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def training_defaults() -> dict[str, Any]:
+    """The schema's default ``training`` block (the paper's settings)."""
+    return {key: prop["default"] for key, prop in load_schema()["$defs"]["training"]["properties"].items()}
 
 
 def _check(instance: Any, schema: dict[str, Any], defs: dict[str, Any], where: str) -> None:

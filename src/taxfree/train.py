@@ -78,8 +78,8 @@ def _fingerprint(spec: dict[str, Any], base: str | Path, data: str | Path) -> st
     return digest.hexdigest()
 
 
-def resumable_checkpoint(checkpoint_dir: Path, fingerprint: str) -> str | None:
-    """The last checkpoint an interrupted run of the same job left, else None.
+def discard_stale_checkpoints(checkpoint_dir: Path, fingerprint: str) -> None:
+    """Keep only checkpoints that an interrupted run of this same job left.
 
     Checkpoints of anything else (another spec, other data or base model) are discarded,
     so a changed parameter never resumes from stale weights.
@@ -92,7 +92,6 @@ def resumable_checkpoint(checkpoint_dir: Path, fingerprint: str) -> str | None:
         shutil.rmtree(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fingerprint)
-    return get_last_checkpoint(str(checkpoint_dir))
 
 
 def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str | Path,
@@ -113,7 +112,7 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
     state = PartialState()
     checkpoint_dir, out_dir = Path(checkpoint_dir), Path(out_dir)
     if state.is_main_process:
-        resumable_checkpoint(checkpoint_dir, _fingerprint(spec, base, data))
+        discard_stale_checkpoints(checkpoint_dir, _fingerprint(spec, base, data))
     state.wait_for_everyone()
     resume = get_last_checkpoint(str(checkpoint_dir))
     tokenizer = load_tokenizer(base, trust_remote_code)
