@@ -57,8 +57,12 @@ def test_sigkill_then_rerun_resumes_with_same_final_loss(tmp_path, toy_splits):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / "killed" / "model").exists()
+    # As if an earlier save had been killed half-way: its leftovers must not reach the model.
+    (tmp_path / "killed" / "model.partial").mkdir()
+    (tmp_path / "killed" / "model.partial" / "stale.bin").write_text("x")
 
     assert start(tmp_path, "killed", base, data).wait() == 0
+    assert not (tmp_path / "killed" / "model" / "stale.bin").exists()
     log = (tmp_path / "killed.log").read_text()
     assert f"resumed from {checkpoints}/checkpoint-" in log
     straight, resumed = last_loss(tmp_path / "straight" / "model"), last_loss(tmp_path / "killed" / "model")

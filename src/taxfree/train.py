@@ -125,8 +125,12 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
         log.info("resumed from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = {**result.metrics, "log_history": trainer.state.log_history}
-    # A fixed staging name, since every process must save into the same directory.
+    # A fixed staging name, since every process must save into the same directory; what a
+    # killed earlier save left there must not mix into this one.
     staging = out_dir.with_name(out_dir.name + ".partial")
+    if state.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+    state.wait_for_everyone()
     trainer.save_model(str(staging))
     if state.is_main_process:
         tokenizer.save_pretrained(staging)
