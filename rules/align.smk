@@ -1,6 +1,6 @@
 rule align:
     input:
-        base=f"{RESULTS}/{{model}}/base_model",
+        base=starting_model,
         data=prepared_dataset,
     output:
         directory(f"{RESULTS}/{{model}}/{{variant}}/model"),

@@ -38,11 +38,23 @@ def models_from(source):
     return alternation([name for name, m in MODELS.items() if m["source"] == source])
 
 
+def variant_model(model, variant):
+    """Where the model of a (model, variant) lives: the base model for method `none`."""
+    if SPECS[variant]["method"] == "none":
+        return f"{RESULTS}/{model}/base_model"
+    return f"{RESULTS}/{model}/{variant}/model"
+
+
 def model_dir(wildcards):
-    """Where the model of a (model, variant) lives: the starting model for method `none`."""
-    if SPECS[wildcards.variant]["method"] == "none":
+    return variant_model(wildcards.model, wildcards.variant)
+
+
+def starting_model(wildcards):
+    """What a variant trains from: its `from` variant's model, else the base model."""
+    parent = SPECS[wildcards.variant].get("from")
+    if parent is None:
         return f"{RESULTS}/{wildcards.model}/base_model"
-    return f"{RESULTS}/{wildcards.model}/{wildcards.variant}/model"
+    return variant_model(wildcards.model, parent)
 
 
 def prepared_dataset(wildcards):

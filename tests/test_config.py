@@ -40,6 +40,8 @@ def test_same_training_for_full_and_lora_r1_up():
     (lambda c: c["variants"]["full"].update(dataset="nope"), "variants.full.dataset"),
     (lambda c: c["benchmarks"]["toy_harmful"].update(judge="nope"), "benchmarks.toy_harmful.judge"),
     (lambda c: c["figures"]["tradeoff"].update(x="nope"), "figures.tradeoff.x"),
+    (lambda c: c["variants"]["full"].update({"from": "nope"}), "variants.full.from"),
+    (lambda c: c["variants"]["full"].update({"from": "full"}), "variants.full.from"),
 ])
 def test_bad_references_name_the_key(mutate, key):
     config = default_config()
@@ -66,3 +68,21 @@ def test_bad_config_fails_fast_before_any_job(tmp_path, yaml_edit, words):
     for word in words:
         assert word in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_variant_chains_resolve_and_loops_are_named():
+    config = default_config()
+    config["variants"]["full"]["from"] = "lora_r1_up"
+    assert check_references(config)["full"]["from"] == "lora_r1_up"
+    config["variants"]["lora_r1_up"]["from"] = "full"
+    with pytest.raises(ConfigError, match="loop .*lora_r1_up -> full -> lora_r1_up"):
+        check_references(config)
+
+
+def test_chain_to_a_variant_another_model_lacks_is_rejected():
+    config = default_config()
+    config["models"]["other"] = {"source": "toyworld"}
+    config["variants"]["lora_r1_up"]["models"] = ["toy"]
+    config["variants"]["full"]["from"] = "lora_r1_up"
+    with pytest.raises(ConfigError, match="'lora_r1_up' does not exist for model\\(s\\) other"):
+        check_references(config)

@@ -100,6 +100,8 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
     spec: dict[str, Any] = {"method": method}
     if method == "none":
         return spec
+    if "from" in variant:
+        spec["from"] = variant["from"]
     dataset = variant.get("dataset")
     if dataset not in config.get("datasets", {}):
         raise ConfigError(f"config key 'variants.{name}.dataset': unknown data set '{dataset}' "
@@ -115,6 +117,28 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
     return spec
 
 
+def variant_models(config: dict[str, Any], name: str) -> list[str]:
+    """The models that get variant ``name``."""
+    return config["variants"][name].get("models", list(config["models"]))
+
+
+def _check_chains(config: dict[str, Any], specs: dict[str, dict[str, Any]]) -> None:
+    """Every ``from`` names a variant that exists for the same models, and no chain loops."""
+    for name in specs:
+        seen = [name]
+        while "from" in specs[seen[-1]]:
+            current, parent = seen[-1], specs[seen[-1]]["from"]
+            where = f"config key 'variants.{current}.from'"
+            if parent not in specs:
+                raise ConfigError(f"{where}: no such variant '{parent}' (have: {', '.join(specs)})")
+            if parent in seen:
+                raise ConfigError(f"{where}: variants start from each other in a loop ({' -> '.join([*seen, parent])})")
+            missing = set(variant_models(config, current)) - set(variant_models(config, parent))
+            if missing:
+                raise ConfigError(f"{where}: '{parent}' does not exist for model(s) {', '.join(sorted(missing))}")
+            seen.append(parent)
+
+
 def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Checks the schema cannot express (names that must refer to other entries).
 
@@ -128,6 +152,7 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         unknown = [m for m in variant.get("models", []) if m not in config["models"]]
         if unknown:
             raise ConfigError(f"config key 'variants.{name}.models': unknown model(s) {', '.join(unknown)}")
+    _check_chains(config, specs)
     for name, bench in config["benchmarks"].items():
         if "judge" in bench and bench["judge"] not in JUDGES:
             raise ConfigError(f"config key 'benchmarks.{name}.judge': unknown judge '{bench['judge']}' "
