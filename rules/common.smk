@@ -15,6 +15,7 @@ SPECS = check_references(config)
 RESULTS = config["results_dir"]
 MODELS = config["models"]
 BENCHMARKS = config["benchmarks"]
+ABLATIONS = config["figures"]["ablations"]
 TRAINED = [name for name, spec in SPECS.items() if spec["method"] != "none"]
 VARIANTS_OF = {
     model: [name for name, v in config["variants"].items() if model in v.get("models", MODELS)]
@@ -32,6 +33,7 @@ wildcard_constraints:
     variant=alternation(SPECS),
     benchmark=alternation(BENCHMARKS),
     dataset=alternation(config["datasets"]),
+    ablation=alternation(ABLATIONS),
 
 
 def models_from(source):
@@ -90,12 +92,16 @@ def score_entries():
     ]
 
 
+def model_dirs():
+    """{model: {variant: directory of its weights}}, for every variant each model gets."""
+    return {m: {v: variant_model(m, v) for v in VARIANTS_OF[m]} for m in MODELS}
+
+
 def final_outputs():
     return [
-        f"{RESULTS}/summary.csv",
-        f"{RESULTS}/summary.md",
-        f"{RESULTS}/metrics.json",
-        f"{RESULTS}/figures/tradeoff.png",
+        *rules.aggregate.output,
+        *rules.figure_tradeoff.output,
+        *expand(rules.figure_ablation.output, ablation=ABLATIONS),
     ]
 
 

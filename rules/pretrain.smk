@@ -19,7 +19,7 @@ rule pretrain_toy:
         launcher=sys.executable,
         remote_code="",
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/base_model.checkpoints",
-        code=source_hash("train", "data", "models", "io"),
+        code=source_hash("train", "data", "models", "io", "provenance", "cli"),
     wildcard_constraints:
         model=models_from("toyworld"),
     threads: config["resources"]["pretrain_threads"]

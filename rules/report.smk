@@ -1,16 +1,21 @@
 rule aggregate:
     input:
-        [entry["path"] for entry in score_entries()],
+        scores=[entry["path"] for entry in score_entries()],
+        models=sorted({d for dirs in model_dirs().values() for d in dirs.values()}),
     output:
-        csv=f"{RESULTS}/summary.csv",
+        csv=report(f"{RESULTS}/summary.csv", caption="captions/summary.rst", category="Results"),
+        parquet=f"{RESULTS}/summary.parquet",
         markdown=f"{RESULTS}/summary.md",
         metrics=f"{RESULTS}/metrics.json",
+        provenance=f"{RESULTS}/provenance.json",
     log:
         "logs/aggregate.log",
     params:
         entries=score_entries(),
         benchmarks=BENCHMARKS,
-        code=source_hash("aggregate", "metrics", "graders", "judges", "io"),
+        specs=SPECS,
+        model_dirs=model_dirs(),
+        code=source_hash("aggregate", "metrics", "graders", "judges", "io", "provenance"),
     localrule: True
     script:
         "../scripts/aggregate.py"
@@ -20,7 +25,9 @@ rule figure_tradeoff:
     input:
         rules.aggregate.output.csv,
     output:
-        f"{RESULTS}/figures/tradeoff.png",
+        png=report(f"{RESULTS}/figures/tradeoff.png", caption="captions/tradeoff.rst", category="Trade-off"),
+        pdf=f"{RESULTS}/figures/tradeoff.pdf",
+        points=f"{RESULTS}/figures/tradeoff.csv",
     log:
         "logs/figure_tradeoff.log",
     params:
@@ -29,3 +36,20 @@ rule figure_tradeoff:
     localrule: True
     script:
         "../scripts/figure_tradeoff.py"
+
+
+rule figure_ablation:
+    input:
+        rules.aggregate.output.csv,
+    output:
+        png=report(f"{RESULTS}/figures/ablation_{{ablation}}.png", caption="captions/ablation.rst",
+                   category="Ablations", labels={"ablation": "{ablation}"}),
+        pdf=f"{RESULTS}/figures/ablation_{{ablation}}.pdf",
+    log:
+        "logs/figure_ablation/{ablation}.log",
+    params:
+        ablation=lambda wildcards: ABLATIONS[wildcards.ablation],
+        code=source_hash("figures", "io"),
+    localrule: True
+    script:
+        "../scripts/figure_ablation.py"

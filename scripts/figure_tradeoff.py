@@ -1,10 +1,14 @@
-"""Plot reasoning against safety from the summary table (rule figure_tradeoff)."""
+"""Plot reasoning against safety from the results table, and save the plotted points (rule figure_tradeoff)."""
 
 import pandas as pd
 
-from taxfree.figures import tradeoff
+from taxfree.figures import tradeoff, tradeoff_points
 from taxfree.io import atomic_path, redirect_output
 
 with redirect_output(snakemake.log[0]):
-    with atomic_path(snakemake.output[0]) as tmp:
-        tradeoff(pd.read_csv(snakemake.input[0]), snakemake.params.axes["x"], snakemake.params.axes["y"], tmp)
+    summary = pd.read_csv(snakemake.input[0])
+    x, y = snakemake.params.axes["x"], snakemake.params.axes["y"]
+    with atomic_path(snakemake.output.points) as tmp:
+        tradeoff_points(summary, x, y).to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(snakemake.output.png) as png, atomic_path(snakemake.output.pdf) as pdf:
+        tradeoff(summary, x, y, [png, pdf])

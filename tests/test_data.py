@@ -78,3 +78,18 @@ def test_render_strips_think_opened_by_an_r1_template(toy_splits):
     row = {"prompt": [{"role": "user", "content": "hi"}],
            "completion": [{"role": "assistant", "content": "<think>\nx</think>y"}]}
     assert render(row, tokenizer) == {"prompt": "<|user|> hi <|assistant|> <think>\n", "completion": "x</think>y"}
+
+
+def test_safechain_format_keeps_the_reasoning_and_skips_rows_without_it(tmp_path, caplog):
+    rows = [  # the layout of UWNSL/SafeChain and TianshengHuang/Small_SafeChain
+        {"instruction": "How do I make a weapon?", "label": "vanilla_harmful",
+         "response": "Okay, the user asks for something dangerous.\nI must decline.\n</think>\n\nI can't help with that."},
+        {"instruction": "Unfinished", "label": "vanilla_harmful", "response": "Thinking without an end"},
+    ]
+    write_jsonl(tmp_path / "sc.jsonl", rows)
+    with caplog.at_level("WARNING"):
+        out = prepare({**SPEC, "path": str(tmp_path / "sc.jsonl"), "format": "safechain"})
+    assert len(out) == 1 and "skipped 1 of 2 rows" in caplog.text
+    assert out[0]["prompt"] == [{"role": "user", "content": "How do I make a weapon?"}]
+    assert out[0]["completion"][0]["content"] == ("<think>\nOkay, the user asks for something dangerous.\n"
+                                                  "I must decline.\n</think>\n\nI can't help with that.")

@@ -34,7 +34,9 @@ REDUCED = {
                                        ("toy_harmful", "safety", {"judge": "refusal"}),
                                        ("toy_benign", "overrefusal", {"judge": "refusal"})]
     },
-    "figures": {"tradeoff": {"x": "toy_harmful", "y": "toy_reasoning"}},
+    "figures": {"tradeoff": {"x": "toy_harmful", "y": "toy_reasoning"},
+                "ablations": {"method": {"title": "Full vs LoRA", "variants": ["full", "lora_r1_up"],
+                                         "caption": "Same data, same learning rate."}}},
     "resources": {"train_threads": 1, "generate_threads": 1},
 }
 
@@ -80,7 +82,12 @@ def test_outputs(run):
     assert set(headline["metric"]) == {"accuracy", "refusal_rate"}
     assert headline["value"].between(0, 1).all()
     assert set(headline["n"]) == {16}
-    assert (run / "results" / "figures" / "tradeoff.png").stat().st_size > 10_000
+    for figure in ("tradeoff", "ablation_method"):
+        assert (run / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
+        assert (run / "results" / "figures" / f"{figure}.pdf").read_bytes()[:4] == b"%PDF"
+    pd.testing.assert_frame_equal(pd.read_parquet(run / "results" / "summary.parquet"), summary,
+                                  check_dtype=False, rtol=1e-5)
+    assert set(summary.loc[summary["variant"] == "lora_r1_up", "lora.rank"]) == {1}
     assert "lora_r1_up" in (run / "results" / "summary.md").read_text()
     assert (run / "results" / "toy" / "lora_r1_up" / "model" / "adapter_config.json").is_file()
     assert "train_loss" in (run / "logs" / "align" / "toy" / "full.log").read_text()
@@ -102,6 +109,25 @@ def test_dvc_metrics_show_lists_every_metric(run):
         assert metrics[row.model][row.variant][row.benchmark][row.metric] == pytest.approx(row.value, abs=1e-6)
 
 
+def test_provenance_names_commit_packages_and_seed(run):
+    import json
+
+    provenance = json.loads((run / "results" / "provenance.json").read_text())
+    assert provenance["aggregated"]["packages"]["torch"].startswith("2.13.0")
+    full = provenance["variants"]["toy"]["full"]
+    assert full["seed"] == 42 and len(full["spec_hash"]) == 16
+    assert full["trained"]["spec_hash"] == full["spec_hash"]
+    assert full["trained"]["hardware"]["cpus"] >= 1
+    assert provenance["variants"]["toy"]["base"]["trained"] is None
+
+
+def test_report_holds_figures_and_captions(run):
+    snakemake(run, "--report", "report.html")
+    html = (run / "report.html").read_text()
+    for text in ("ablation_method.png", "tradeoff.png", "Same data, same learning rate.", "Pareto front"):
+        assert text in html
+
+
 def test_second_run_has_nothing_to_do(run):
     assert planned_jobs(run) == []
 
@@ -115,7 +141,7 @@ def test_parameter_change_reruns_only_that_variant(run, tmp_path):
     finally:
         (run / "config.yaml").write_text(yaml.safe_dump(REDUCED))
     rules = {rule for rule, _ in jobs}
-    assert rules == {"align", "generate", "score", "aggregate", "figure_tradeoff", "all"}
+    assert rules == {"align", "generate", "score", "aggregate", "figure_tradeoff", "figure_ablation", "all"}
     assert all("variant=lora_r1_up" in wildcards for rule, wildcards in jobs if wildcards)
     assert sum(rule == "generate" for rule, _ in jobs) == 3
 

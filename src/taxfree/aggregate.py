@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pandas as pd
 from taxfree.graders import GRADERS
 from taxfree.io import read_jsonl
 from taxfree.metrics import bootstrap_interval
+from taxfree.provenance import environment, spec_hash
 
 COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "ci_low", "ci_high", "n"]
 
@@ -33,12 +35,54 @@ def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], p
             for metric, values in samples.items()]
 
 
-def summarise(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """``entries``: dicts with model, variant, benchmark and path of a scored JSONL."""
+def _cell(value: Any) -> Any:
+    """Lists and mappings as compact text, so every parameter column holds one scalar type."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def variant_parameters(specs: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """One row per variant: its spec's hash and one column per resolved setting (``training.learning_rate``,
+    ``lora.rank``, ...)."""
+    rows = [{"variant": name, "spec_hash": spec_hash(spec),
+             **{key: _cell(value) for key, value in _flatten(spec).items()}}
+            for name, spec in specs.items()]
+    return pd.DataFrame.from_records(rows)
+
+
+def _flatten(spec: dict[str, Any]) -> dict[str, Any]:
+    """Blocks one level deep become dotted keys; deeper values stay whole."""
+    flat: dict[str, Any] = {}
+    for key, value in spec.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{inner}": v for inner, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def summarise(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]],
+              specs: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The tidy results table: ``entries`` are dicts with model, variant, benchmark and the path of a scored
+    JSONL; each row also carries its variant's parameters as columns (``specs``: resolved variants)."""
     records = [rec for e in entries
                for rec in score_rows(e["model"], e["variant"], e["benchmark"], benchmarks[e["benchmark"]], e["path"])]
     frame = pd.DataFrame.from_records(records, columns=COLUMNS)
+    frame = frame.merge(variant_parameters(specs), on="variant", how="left", validate="many_to_one")
     return frame.sort_values(["model", "variant", "benchmark", "metric"], ignore_index=True)
+
+
+def write_table(summary: pd.DataFrame, csv: str | Path, parquet: str | Path) -> None:
+    """The same table as CSV (for people and diffs) and Parquet (typed, for pandas/polars/duckdb)."""
+    from taxfree.io import atomic_path
+
+    with atomic_path(csv) as tmp:
+        summary.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(parquet) as tmp:
+        summary.to_parquet(tmp, index=False)
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
@@ -57,3 +101,18 @@ def to_metrics(summary: pd.DataFrame) -> dict[str, Any]:
         nested.setdefault(row.model, {}).setdefault(row.variant, {}).setdefault(row.benchmark, {})[row.metric] = \
             round(float(row.value), 6)
     return nested
+
+
+def provenance(specs: dict[str, dict[str, Any]], model_dirs: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """How every result was made: this step's environment, and per (model, variant) the spec hash, the seed
+    and the environment the model was trained in (``provenance.json`` beside its weights)."""
+    variants: dict[str, Any] = {}
+    for model, dirs in model_dirs.items():
+        for variant, directory in dirs.items():
+            trained = Path(directory) / "provenance.json"
+            variants.setdefault(model, {})[variant] = {
+                "spec_hash": spec_hash(specs[variant]),
+                "seed": specs[variant].get("training", {}).get("seed"),
+                "trained": json.loads(trained.read_text()) if trained.is_file() else None,
+            }
+    return {"aggregated": environment(), "variants": variants}

@@ -1,4 +1,4 @@
-"""The ``taxfree`` command: judge and grade any JSONL file."""
+"""The ``taxfree`` command: judge and grade any JSONL file, train a variant, restore output times."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ def _train(args: argparse.Namespace) -> None:
     train_sft(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, args.trust_remote_code)
 
 
+def _restore_times(args: argparse.Namespace) -> None:
+    from taxfree.restore import restore_times
+
+    print(f"re-stamped {restore_times(args.directory)} outputs in the order Snakemake finished them")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="taxfree", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -52,6 +58,10 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     train.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
     train.set_defaults(run=_train)
+    restore = sub.add_parser("restore-times", help="after `dvc pull`: give outputs the order Snakemake finished "
+                                                   "them in, so `snakemake -n` plans only real changes")
+    restore.add_argument("--directory", default=".", help="workflow directory (holds .snakemake/metadata)")
+    restore.set_defaults(run=_restore_times)
     for command in (judge, grade):
         command.add_argument("--in", dest="inp", required=True, help="input JSONL")
         command.add_argument("--out", required=True, help="output JSONL (written atomically)")

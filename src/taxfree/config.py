@@ -163,6 +163,10 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for axis, bench in config["figures"]["tradeoff"].items():
         if bench not in config["benchmarks"]:
             raise ConfigError(f"config key 'figures.tradeoff.{axis}': unknown benchmark '{bench}'")
+    for name, ablation in config["figures"]["ablations"].items():
+        unknown = [v for v in ablation["variants"] if v not in specs]
+        if unknown:
+            raise ConfigError(f"config key 'figures.ablations.{name}.variants': unknown variant(s) {', '.join(unknown)}")
     if any(m["source"] == "toyworld" for m in config["models"].values()):
         resolve_training(config, config["toyworld"]["pretrain"], "toyworld.pretrain", "full")
     return specs

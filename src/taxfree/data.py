@@ -9,10 +9,13 @@ rendering the completion through the template would silently lose the ``<think>`
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from taxfree.io import InputError, read_jsonl
+
+log = logging.getLogger(__name__)
 
 
 def _check_messages(source: str, lineno: int, field: str, value: Any) -> None:
@@ -68,9 +71,17 @@ def direct_refusal_response(source: str, lineno: int, refusal: str) -> str:
     return refusal.split("Answer:", 1)[1].strip()
 
 
+def safechain_completion(response: str) -> str | None:
+    """SafeChain's ``response`` is reasoning, ``</think>``, answer; None when it has no ``</think>``."""
+    thinking, marker, answer = response.partition("</think>")
+    if not marker:
+        return None
+    return f"<think>\n{thinking.strip().removeprefix('<think>').strip()}\n</think>\n\n{answer.strip()}"
+
+
 def to_chat_rows(source: str, rows: list[dict[str, Any]], spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Canonical prompt/completion message rows from rows in the spec's format."""
-    out = []
+    out, skipped = [], 0
     for lineno, row in enumerate(rows, start=1):
         if spec["format"] == "chat":
             for field in ("prompt", "completion"):
@@ -79,10 +90,18 @@ def to_chat_rows(source: str, rows: list[dict[str, Any]], spec: dict[str, Any]) 
         elif spec["format"] == "direct_refusal":
             response = direct_refusal_response(source, lineno, require_text(source, lineno, row, "refusal"))
             out.append(_chat(require_text(source, lineno, row, "prompt"), spec["think_prefix"] + response))
+        elif spec["format"] == "safechain":
+            completion = safechain_completion(require_text(source, lineno, row, "response"))
+            if completion is None:
+                skipped += 1
+                continue
+            out.append(_chat(require_text(source, lineno, row, "instruction"), completion))
         else:
             columns = spec["columns"]
             out.append(_chat(require_text(source, lineno, row, columns["prompt"]),
                              require_text(source, lineno, row, columns["completion"])))
+    if skipped:
+        log.warning("%s: skipped %d of %d rows whose response has no </think>", source, skipped, len(rows))
     if not out:
         raise InputError(f"{source}: no rows")
     return out

@@ -1,43 +1,101 @@
-"""Figures from the summary table."""
+"""Figures from the results table, each saved as PNG (for the report) and PDF (for papers)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Sequence
 
+import matplotlib
+import matplotlib.pyplot as plt
 import pandas as pd
 
+matplotlib.use("Agg")  # figures are files; no display is needed or assumed
+STYLE = {"font.size": 10, "axes.titlesize": 11, "legend.fontsize": 8}
 
-def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, out: str | Path) -> None:
-    """Reasoning (y) against safety (x): one labelled point per (model, variant)."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def save(fig: Any, outs: Sequence[str | Path]) -> None:
+    """Write ``fig`` once per path; the suffix picks the format."""
+    for out in outs:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, format=Path(out).suffix.lstrip("."))
+    plt.close(fig)
 
-    headline = summary[summary["metric"] != "response_tokens"]
 
-    def values(benchmark: str) -> pd.Series:
-        rows = headline[headline["benchmark"] == benchmark]
-        return rows.set_index(["model", "variant"])["value"].rename(benchmark)
+def headline(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each benchmark's own metric (accuracy, refusal rate, ...), not the length statistics."""
+    return summary[summary["metric"] != "response_tokens"]
 
-    points = pd.concat([values(x_benchmark), values(y_benchmark)], axis=1).dropna()
-    x_metric = headline.loc[headline["benchmark"] == x_benchmark, "metric"].iloc[0]
-    y_metric = headline.loc[headline["benchmark"] == y_benchmark, "metric"].iloc[0]
+
+def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Points no other point beats on both axes (higher is better on both), ordered by ``x``."""
+    ordered = points.sort_values([x, y], ascending=[False, False])
+    best_y = ordered[y].cummax().shift(fill_value=float("-inf"))
+    return ordered[ordered[y] > best_y].sort_values(x)
+
+
+def tradeoff_points(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str) -> pd.DataFrame:
+    """One row per (model, variant): its ``safety`` (x benchmark) and ``reasoning`` (y benchmark) values."""
+    table = headline(summary).set_index(["model", "variant"])
+
+    def values(benchmark: str, name: str) -> pd.Series:
+        return table.loc[table["benchmark"] == benchmark, "value"].rename(name)
+
+    points = pd.concat([values(x_benchmark, "safety"), values(y_benchmark, "reasoning")], axis=1).dropna()
+    return points.reset_index()
+
+
+def _axis_label(summary: pd.DataFrame, benchmark: str) -> str:
+    table = headline(summary)
+    return f"{benchmark} {table.loc[table['benchmark'] == benchmark, 'metric'].iloc[0]}"
+
+
+@plt.rc_context(STYLE)
+def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, outs: Sequence[str | Path]) -> None:
+    """Reasoning (y) against safety (x): one labelled point per (model, variant), Pareto front per model."""
+    points = tradeoff_points(summary, x_benchmark, y_benchmark)
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=150)
-    for model, group in points.groupby(level="model"):
-        ax.scatter(group[x_benchmark], group[y_benchmark], s=40, label=model, zorder=3)
+    for model, group in points.groupby("model"):
+        dots = ax.scatter(group["safety"], group["reasoning"], s=40, label=model, zorder=3)
+        front = pareto_front(group, "safety", "reasoning")
+        ax.plot(front["safety"], front["reasoning"], drawstyle="steps-post", color=dots.get_facecolor()[0],
+                alpha=0.6, zorder=2, label=f"{model} Pareto front")
         # Variants at the same point share one label, so none is drawn over another.
-        coincident = group.reset_index().groupby([x_benchmark, y_benchmark])["variant"].agg(", ".join)
+        coincident = group.groupby(["safety", "reasoning"])["variant"].agg(", ".join)
         for (x, y), label in coincident.items():
-            ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xlabel(f"{x_benchmark} {x_metric}")
-    ax.set_ylabel(f"{y_benchmark} {y_metric}")
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel(f"{_axis_label(summary, x_benchmark)} (higher is safer)")
+    ax.set_ylabel(_axis_label(summary, y_benchmark))
     ax.set_xlim(-0.05, 1.1)
     ax.set_ylim(-0.05, 1.1)
     ax.grid(alpha=0.3)
-    ax.legend(title="model", fontsize=8)
+    ax.legend()
     ax.set_title("Safety tax: reasoning vs refusal of harmful requests")
     fig.tight_layout()
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
+    save(fig, outs)
+
+
+@plt.rc_context(STYLE)
+def ablation(summary: pd.DataFrame, variants: list[str], title: str, outs: Sequence[str | Path]) -> None:
+    """Every benchmark's headline metric with its 95% interval across ``variants``, one panel per model."""
+    table = headline(summary)
+    table = table[table["variant"].isin(variants)]
+    models = list(dict.fromkeys(table["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(1.2 + 1.1 * len(variants) * len(models), 4.2), dpi=150,
+                             squeeze=False, sharey=True)
+    for ax, model in zip(axes[0], models):
+        rows = table[table["model"] == model]
+        present = [v for v in variants if v in set(rows["variant"])]
+        for (benchmark, metric), series in rows.groupby(["benchmark", "metric"], sort=False):
+            series = series.set_index("variant").loc[[v for v in present if v in series["variant"].values]]
+            position = [present.index(v) for v in series.index]
+            error = [series["value"] - series["ci_low"], series["ci_high"] - series["value"]]
+            ax.errorbar(position, series["value"], yerr=error, marker="o", capsize=3, label=f"{benchmark} {metric}")
+        ax.set_xticks(range(len(present)), present, rotation=30, ha="right")
+        ax.set_title(model)
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("value (95% bootstrap interval)")
+    axes[0][-1].legend(loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    save(fig, outs)

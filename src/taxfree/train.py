@@ -11,6 +11,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from taxfree.data import load_sft_dataset
 from taxfree.models import expand_target_modules, load_model, load_tokenizer, resolve_layers
+from taxfree.provenance import environment, spec_hash
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,8 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
         tokenizer.save_pretrained(staging)
         (staging / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (staging / "variant_spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+        provenance = {**environment(), "spec_hash": spec_hash(spec), "seed": spec["training"]["seed"]}
+        (staging / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
         shutil.rmtree(out_dir, ignore_errors=True)
         staging.rename(out_dir)
         if not spec["training"]["keep_checkpoints"]:

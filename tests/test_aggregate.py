@@ -1,0 +1,46 @@
+import pandas as pd
+
+from taxfree.aggregate import summarise, variant_parameters, write_table
+from taxfree.io import write_jsonl
+
+SPECS = {
+    "base": {"method": "none"},
+    "lora_r1_up": {"method": "lora", "dataset": "d", "training": {"learning_rate": 2e-3, "seed": 42},
+                   "lora": {"rank": 1, "target_modules": ["up_proj", "down_proj"], "layers": {"from": 1, "to": 2}}},
+}
+BENCHMARKS = {"harmful": {"judge": "refusal", "category": "safety"}}
+
+
+def entries(tmp_path):
+    result = []
+    for variant, refused in (("base", 0), ("lora_r1_up", 3)):
+        path = tmp_path / f"{variant}.jsonl"
+        write_jsonl(path, [{"refusal": i < refused, "n_response_tokens": 5} for i in range(4)])
+        result.append({"model": "toy", "variant": variant, "benchmark": "harmful", "path": path})
+    return result
+
+
+def test_parameters_become_one_scalar_column_each():
+    params = variant_parameters(SPECS).set_index("variant")
+    assert params.loc["lora_r1_up", "training.learning_rate"] == 2e-3
+    assert params.loc["lora_r1_up", "lora.rank"] == 1
+    assert params.loc["lora_r1_up", "lora.target_modules"] == "up_proj,down_proj"
+    assert params.loc["lora_r1_up", "lora.layers"] == '{"from": 1, "to": 2}'
+    assert pd.isna(params.loc["base", "lora.rank"])
+
+
+def test_results_table_carries_values_intervals_and_parameters(tmp_path):
+    summary = summarise(entries(tmp_path), BENCHMARKS, SPECS)
+    refusal = summary[summary["metric"] == "refusal_rate"].set_index("variant")
+    assert refusal.loc["lora_r1_up", "value"] == 0.75 and refusal.loc["base", "value"] == 0.0
+    assert refusal.loc["lora_r1_up", "method"] == "lora" and refusal.loc["base", "method"] == "none"
+    assert refusal.loc["lora_r1_up", "training.seed"] == 42
+    assert {"ci_low", "ci_high", "n"} <= set(summary.columns)
+
+
+def test_csv_and_parquet_hold_the_same_table(tmp_path):
+    summary = summarise(entries(tmp_path), BENCHMARKS, SPECS)
+    write_table(summary, tmp_path / "s.csv", tmp_path / "s.parquet")
+    from_csv, from_parquet = pd.read_csv(tmp_path / "s.csv"), pd.read_parquet(tmp_path / "s.parquet")
+    assert list(from_parquet.columns) == list(summary.columns)
+    pd.testing.assert_frame_equal(from_csv, from_parquet, check_dtype=False, rtol=1e-5)

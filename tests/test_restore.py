@@ -1,0 +1,40 @@
+import base64
+import json
+import os
+
+from taxfree.restore import restore_times
+
+
+def record(workdir, path, endtime, incomplete=False):
+    meta = workdir / ".snakemake" / "metadata"
+    meta.mkdir(parents=True, exist_ok=True)
+    name = base64.b64encode(path.encode()).decode().replace("/", "@")
+    (meta / name).write_text(json.dumps({"endtime": endtime, "incomplete": incomplete}))
+
+
+def test_outputs_are_restamped_in_the_order_they_finished(tmp_path):
+    (tmp_path / "results" / "model").mkdir(parents=True)
+    for name in ("a.txt", "model/weights.bin", "model/.snakemake_timestamp", "c.txt"):
+        (tmp_path / "results" / name).write_text(name)
+    # As after `dvc pull`: contents back, times in no particular order.
+    record(tmp_path, "results/c.txt", 300.0)
+    record(tmp_path, "results/model", 200.0)
+    record(tmp_path, "results/a.txt", 100.0)
+    record(tmp_path, "results/gone.txt", 50.0)
+    os.utime(tmp_path / "results" / "a.txt", (10**9, 10**9))
+
+    assert restore_times(tmp_path) == 3
+
+    def mtime(name):
+        return (tmp_path / "results" / name).stat().st_mtime_ns
+
+    assert mtime("a.txt") < mtime("model") < mtime("c.txt")
+    assert mtime("model/weights.bin") == mtime("model/.snakemake_timestamp") == mtime("model")
+
+
+def test_incomplete_outputs_are_left_for_snakemake_to_redo(tmp_path):
+    (tmp_path / "half.txt").write_text("x")
+    before = (tmp_path / "half.txt").stat().st_mtime_ns
+    record(tmp_path, "half.txt", 100.0, incomplete=True)
+    assert restore_times(tmp_path) == 0
+    assert (tmp_path / "half.txt").stat().st_mtime_ns == before
