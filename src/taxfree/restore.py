@@ -22,12 +22,21 @@ log = logging.getLogger(__name__)
 STEP_NS = 1_000_000  # 1 ms between consecutive outputs keeps their order on any file system
 
 
+def recorded_path(record: Path, metadata_dir: Path) -> str:
+    """The output a metadata record is about. Snakemake names a record by the output's path in
+    URL-safe base64, split into ``@``-prefixed directories where it exceeds the file name limit."""
+    parts = record.relative_to(metadata_dir).parts
+    encoded = "".join(part.removeprefix("@") for part in parts[:-1]) + parts[-1]
+    return base64.urlsafe_b64decode(encoded).decode()
+
+
 def finished_outputs(workdir: str | Path) -> list[tuple[float, Path]]:
     """(end time, path) of every complete output Snakemake recorded that exists in ``workdir``."""
     workdir = Path(workdir)
+    metadata_dir = workdir / ".snakemake" / "metadata"
     records = []
-    for meta in sorted((workdir / ".snakemake" / "metadata").glob("*")):
-        path = workdir / base64.b64decode(meta.name.replace("@", "/")).decode()
+    for meta in sorted(p for p in metadata_dir.rglob("*") if p.is_file()):
+        path = workdir / recorded_path(meta, metadata_dir)
         try:
             record = json.loads(meta.read_text())
         except json.JSONDecodeError as err:
