@@ -25,6 +25,8 @@ rule generate:
         trust_remote_code=lambda wildcards: MODELS[wildcards.model].get("trust_remote_code", False),
         code=source_hash("generate", "models", "judges", "io"),
     threads: config["resources"]["generate_threads"]
+    resources:
+        gpu=config["resources"]["generate_gpus"],
     script:
         "../scripts/generate.py"
 
