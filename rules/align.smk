@@ -6,6 +6,8 @@ rule align:
         directory(f"{RESULTS}/{{model}}/{{variant}}/model"),
     log:
         "logs/align/{model}/{variant}.log",
+    conda:
+        "../envs/training.yaml"
     params:
         spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
         launcher=lambda wildcards: train_launcher(SPECS[wildcards.variant]["method"]),

@@ -5,6 +5,8 @@ rule prepare_benchmark:
         f"{RESULTS}/benchmarks/{{benchmark}}.jsonl",
     log:
         "logs/prepare_benchmark/{benchmark}.log",
+    conda:
+        "../envs/evaluation.yaml"
     params:
         spec=lambda wildcards: BENCHMARKS[wildcards.benchmark],
         code=source_hash("evalsets", "data", "io"),
@@ -20,6 +22,8 @@ rule generate:
         f"{RESULTS}/{{model}}/{{variant}}/generations/{{benchmark}}.jsonl",
     log:
         "logs/generate/{model}/{variant}/{benchmark}.log",
+    conda:
+        "../envs/evaluation.yaml"
     params:
         generation=generation_params,
         trust_remote_code=lambda wildcards: MODELS[wildcards.model].get("trust_remote_code", False),
@@ -38,6 +42,8 @@ rule score:
         f"{RESULTS}/{{model}}/{{variant}}/scores/{{benchmark}}.jsonl",
     log:
         "logs/score/{model}/{variant}/{benchmark}.log",
+    conda:
+        "../envs/evaluation.yaml"
     params:
         scorer=scorer_args,
         code=source_hash("judges", "graders", "sandbox", "cli", "io"),

@@ -6,6 +6,8 @@ rule pretrain_toy:
         directory(f"{RESULTS}/{{model}}/base_model"),
     log:
         "logs/pretrain_toy/{model}.log",
+    conda:
+        "../envs/training.yaml"
     params:
         spec=json.dumps(
             {

@@ -7,6 +7,8 @@ rule aggregate:
         metrics=f"{RESULTS}/metrics.json",
     log:
         "logs/aggregate.log",
+    conda:
+        "../envs/plotting.yaml"
     params:
         entries=score_entries(),
         benchmarks=BENCHMARKS,
@@ -23,6 +25,8 @@ rule figure_tradeoff:
         f"{RESULTS}/figures/tradeoff.png",
     log:
         "logs/figure_tradeoff.log",
+    conda:
+        "../envs/plotting.yaml"
     params:
         axes=config["figures"]["tradeoff"],
         code=source_hash("figures", "io"),

@@ -24,8 +24,10 @@ def nvidia_smi_list() -> list[str]:
     return listed.stdout.splitlines() if listed.returncode == 0 else []
 
 
-def claim_gpus(gpus: list[int], count: int = 1, lock_dir: Path = LOCK_DIR, poll_s: float = 5.0) -> list[int]:
-    """Lock `count` of `gpus` that no other process holds, waiting until enough are free."""
+def claim_gpus(gpus: list[int], count: int = 1, lock_dir: Path | None = None, poll_s: float = 5.0) -> list[int]:
+    """Lock `count` of `gpus` that no other process holds (lock files in `lock_dir`, default
+    LOCK_DIR), waiting until enough are free."""
+    lock_dir = lock_dir or LOCK_DIR
     lock_dir.mkdir(parents=True, exist_ok=True)
     waited = False
     while True:
