@@ -80,7 +80,9 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 def slurm_env(tmp_path_factory):
     """Environment whose sbatch/squeue talk to a private single-node SLURM."""
     root = tmp_path_factory.mktemp("slurm")
-    if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
+    if SYSTEM_CONF.is_symlink() and not SYSTEM_CONF.exists():
+        SYSTEM_CONF.unlink()  # left by a run of this test that was killed
+    if SYSTEM_CONF.exists():
         raise RuntimeError(f"{SYSTEM_CONF} exists: this test starts its own SLURM and will not replace a real one")
     write_config(root)
     SYSTEM_CONF.parent.mkdir(parents=True, exist_ok=True)
