@@ -31,7 +31,7 @@ def claim_gpus(gpus: list[int], count: int = 1, lock_dir: Path | None = None, po
     lock_dir.mkdir(parents=True, exist_ok=True)
     waited = False
     while True:
-        claimed: list[IO[str]] = []
+        claimed: dict[int, IO[str]] = {}
         for gpu in gpus:
             handle = open(lock_dir / f"gpu{gpu}.lock", "a")
             try:
@@ -39,11 +39,11 @@ def claim_gpus(gpus: list[int], count: int = 1, lock_dir: Path | None = None, po
             except BlockingIOError:
                 handle.close()
                 continue
-            claimed.append(handle)
+            claimed[gpu] = handle
             if len(claimed) == count:
-                _held.extend(claimed)
-                return [int(Path(h.name).stem.removeprefix("gpu")) for h in claimed]
-        for handle in claimed:
+                _held.extend(claimed.values())
+                return list(claimed)
+        for handle in claimed.values():
             handle.close()
         if not waited:
             print(f"waiting for {count} free GPU(s) of {gpus} (locks in {lock_dir})", file=sys.stderr, flush=True)
