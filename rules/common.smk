@@ -8,7 +8,6 @@ from snakemake.utils import validate
 from taxfree.config import check_references, resolve_training
 from taxfree.provenance import source_hash
 
-
 validate(config, "../schemas/config.schema.yaml")
 SPECS = check_references(config)
 
@@ -18,7 +17,11 @@ BENCHMARKS = config["benchmarks"]
 ABLATIONS = config["figures"]["ablations"]
 TRAINED = [name for name, spec in SPECS.items() if spec["method"] != "none"]
 VARIANTS_OF = {
-    model: [name for name, v in config["variants"].items() if model in v.get("models", MODELS)]
+    model: [
+        name
+        for name, v in config["variants"].items()
+        if model in v.get("models", MODELS)
+    ]
     for model in MODELS
 }
 
@@ -76,7 +79,11 @@ def generation_params(wildcards):
 
 def scorer_args(wildcards):
     spec = BENCHMARKS[wildcards.benchmark]
-    return f"judge --judge {spec['judge']}" if "judge" in spec else f"grade --grader {spec['grader']}"
+    return (
+        f"judge --judge {spec['judge']}"
+        if "judge" in spec
+        else f"grade --grader {spec['grader']}"
+    )
 
 
 def scored(model, variant, benchmark):
@@ -122,4 +129,6 @@ TRAIN_CMD = (
 
 
 def remote_code_flag(model):
-    return "--trust-remote-code" if MODELS[model].get("trust_remote_code", False) else ""
+    return (
+        "--trust-remote-code" if MODELS[model].get("trust_remote_code", False) else ""
+    )

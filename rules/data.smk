@@ -7,6 +7,8 @@ rule toyworld:
         init_model=directory(f"{RESULTS}/toyworld/init_model"),
     log:
         "logs/toyworld.log",
+    conda:
+        "../envs/training.yaml"
     params:
         spec=config["toyworld"],
         code=source_hash("toyworld", "io"),
@@ -19,11 +21,13 @@ rule fetch_model:
         directory(f"{RESULTS}/{{model}}/base_model"),
     log:
         "logs/fetch_model/{model}.log",
+    wildcard_constraints:
+        model=models_from("hub"),
+    conda:
+        "../envs/training.yaml"
     params:
         spec=lambda wildcards: MODELS[wildcards.model],
         code=source_hash("models", "io"),
-    wildcard_constraints:
-        model=models_from("hub"),
     script:
         "../scripts/fetch_model.py"
 
@@ -35,6 +39,8 @@ rule prepare_dataset:
         f"{RESULTS}/datasets/{{dataset}}.jsonl",
     log:
         "logs/prepare_dataset/{dataset}.log",
+    conda:
+        "../envs/training.yaml"
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
         code=source_hash("data", "io"),

@@ -5,6 +5,8 @@ rule prepare_benchmark:
         f"{RESULTS}/benchmarks/{{benchmark}}.jsonl",
     log:
         "logs/prepare_benchmark/{benchmark}.log",
+    conda:
+        "../envs/evaluation.yaml"
     params:
         spec=lambda wildcards: BENCHMARKS[wildcards.benchmark],
         code=source_hash("evalsets", "data", "io"),
@@ -20,11 +22,17 @@ rule generate:
         f"{RESULTS}/{{model}}/{{variant}}/generations/{{benchmark}}.jsonl",
     log:
         "logs/generate/{model}/{variant}/{benchmark}.log",
+    conda:
+        "../envs/evaluation.yaml"
+    threads: config["resources"]["generate_threads"]
+    resources:
+        gpu=config["resources"]["generate_gpus"],
     params:
         generation=generation_params,
-        trust_remote_code=lambda wildcards: MODELS[wildcards.model].get("trust_remote_code", False),
+        trust_remote_code=lambda wildcards: MODELS[wildcards.model].get(
+            "trust_remote_code", False
+        ),
         code=source_hash("generate", "models", "judges", "io"),
-    threads: config["resources"]["generate_threads"]
     script:
         "../scripts/generate.py"
 
@@ -36,6 +44,8 @@ rule score:
         f"{RESULTS}/{{model}}/{{variant}}/scores/{{benchmark}}.jsonl",
     log:
         "logs/score/{model}/{variant}/{benchmark}.log",
+    conda:
+        "../envs/evaluation.yaml"
     params:
         scorer=scorer_args,
         code=source_hash("judges", "graders", "sandbox", "cli", "io"),

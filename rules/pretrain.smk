@@ -6,6 +6,11 @@ rule pretrain_toy:
         directory(f"{RESULTS}/{{model}}/base_model"),
     log:
         "logs/pretrain_toy/{model}.log",
+    wildcard_constraints:
+        model=models_from("toyworld"),
+    conda:
+        "../envs/training.yaml"
+    threads: config["resources"]["pretrain_threads"]
     params:
         spec=json.dumps(
             {
@@ -20,8 +25,5 @@ rule pretrain_toy:
         remote_code="",
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/base_model.checkpoints",
         code=source_hash("train", "data", "models", "io", "provenance", "cli"),
-    wildcard_constraints:
-        model=models_from("toyworld"),
-    threads: config["resources"]["pretrain_threads"]
     shell:
         TRAIN_CMD

@@ -3,9 +3,11 @@
 import torch
 
 from taxfree.generate import generate_file
+from taxfree.gpus import pin_and_log_gpus
 from taxfree.io import redirect_output
 
 with redirect_output(snakemake.log[0]):
+    pin_and_log_gpus()
     torch.set_num_threads(snakemake.threads)
     generate_file(
         model_dir=snakemake.input.model,

@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -9,6 +10,43 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+# The toy pipeline shrunk to minutes, for the tests that run it end to end.
+REDUCED = {
+    "toyworld": {
+        "seed": 0, "n_reasoning_train": 300, "n_reasoning_eval": 16, "n_eval_per_split": 16, "n_refusal_train": 32,
+        "architecture": {"hidden_size": 32, "num_layers": 2, "intermediate_size": 64, "num_heads": 2},
+        "pretrain": {"learning_rate": 3.0e-3, "num_train_epochs": 1, "per_device_train_batch_size": 16,
+                     "max_length": 128, "logging_steps": 5},
+    },
+    "models": {"toy": {"source": "toyworld"}},
+    "datasets": {"toy_refusal": {"path": "results/toyworld/data/refusal.jsonl"}},
+    "training": {"learning_rate": 2.0e-3, "num_train_epochs": 1, "per_device_train_batch_size": 8,
+                 "max_length": 128, "logging_steps": 2},
+    "lora": {"alpha": 16, "dropout": 0.05},
+    "variants": {
+        "base": {"method": "none"},
+        "lora_r1_up": {"method": "lora", "dataset": "toy_refusal", "lora": {"rank": 1, "target_modules": ["up_proj"]}},
+        "full": {"method": "full", "dataset": "toy_refusal"},
+    },
+    "benchmarks": {
+        name: {"path": f"results/toyworld/data/{name}.jsonl", "category": category, **scorer,
+               "max_new_tokens": 24, "batch_size": 8}
+        for name, category, scorer in [("toy_reasoning", "reasoning", {"grader": "toy"}),
+                                       ("toy_harmful", "safety", {"judge": "refusal"}),
+                                       ("toy_benign", "overrefusal", {"judge": "refusal"})]
+    },
+    "figures": {"tradeoff": {"x": "toy_harmful", "y": "toy_reasoning"},
+                "ablations": {"method": {"title": "Full vs LoRA", "variants": ["full", "lora_r1_up"],
+                                         "caption": "Same data, same learning rate."}}},
+    "resources": {"train_threads": 1, "generate_threads": 1},
+}
+
+
+def make_workdir(path, config):
+    path.mkdir()
+    (path / "config.yaml").write_text(yaml.safe_dump(config))
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
-from test_pipeline import REDUCED
+from conftest import REDUCED, REPO
 
 pytestmark = pytest.mark.integration
 

@@ -8,37 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
-
-REDUCED = {
-    "toyworld": {
-        "seed": 0, "n_reasoning_train": 300, "n_reasoning_eval": 16, "n_eval_per_split": 16, "n_refusal_train": 32,
-        "architecture": {"hidden_size": 32, "num_layers": 2, "intermediate_size": 64, "num_heads": 2},
-        "pretrain": {"learning_rate": 3.0e-3, "num_train_epochs": 1, "per_device_train_batch_size": 16,
-                     "max_length": 128, "logging_steps": 5},
-    },
-    "models": {"toy": {"source": "toyworld"}},
-    "datasets": {"toy_refusal": {"path": "results/toyworld/data/refusal.jsonl"}},
-    "training": {"learning_rate": 2.0e-3, "num_train_epochs": 1, "per_device_train_batch_size": 8,
-                 "max_length": 128, "logging_steps": 2},
-    "lora": {"alpha": 16, "dropout": 0.05},
-    "variants": {
-        "base": {"method": "none"},
-        "lora_r1_up": {"method": "lora", "dataset": "toy_refusal", "lora": {"rank": 1, "target_modules": ["up_proj"]}},
-        "full": {"method": "full", "dataset": "toy_refusal"},
-    },
-    "benchmarks": {
-        name: {"path": f"results/toyworld/data/{name}.jsonl", "category": category, **scorer,
-               "max_new_tokens": 24, "batch_size": 8}
-        for name, category, scorer in [("toy_reasoning", "reasoning", {"grader": "toy"}),
-                                       ("toy_harmful", "safety", {"judge": "refusal"}),
-                                       ("toy_benign", "overrefusal", {"judge": "refusal"})]
-    },
-    "figures": {"tradeoff": {"x": "toy_harmful", "y": "toy_reasoning"},
-                "ablations": {"method": {"title": "Full vs LoRA", "variants": ["full", "lora_r1_up"],
-                                         "caption": "Same data, same learning rate."}}},
-    "resources": {"train_threads": 1, "generate_threads": 1},
-}
+from conftest import REDUCED, REPO, make_workdir
 
 pytestmark = pytest.mark.integration
 
@@ -58,12 +28,6 @@ def planned_jobs(workdir):
         elif line.startswith("    wildcards: ") and jobs:
             jobs[-1][1] = line.split(": ", 1)[1]
     return [tuple(job) for job in jobs]
-
-
-def make_workdir(path, config):
-    path.mkdir()
-    (path / "config.yaml").write_text(yaml.safe_dump(config))
-    return path
 
 
 @pytest.fixture(scope="module")

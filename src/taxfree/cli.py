@@ -26,8 +26,10 @@ def _train(args: argparse.Namespace) -> None:
 
     import torch
 
+    from taxfree.gpus import pin_and_log_gpus
     from taxfree.train import train_sft
 
+    pin_and_log_gpus()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -1,0 +1,63 @@
+"""GPU jobs log their GPUs, and on a workstation no two jobs hold the same one."""
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from taxfree import gpus
+
+
+@pytest.fixture
+def two_gpus(tmp_path, monkeypatch):
+    """A fake nvidia-smi listing two GPUs, a private lock dir, and no scheduler's choice."""
+    fake = tmp_path / "bin" / "nvidia-smi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'GPU 0: Fake A (UUID: GPU-0)'\necho 'GPU 1: Fake B (UUID: GPU-1)'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(gpus, "LOCK_DIR", tmp_path / "locks")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    return tmp_path / "locks"
+
+
+def test_two_jobs_get_different_gpus_and_log_them(two_gpus):
+    first = gpus.claim_gpus([0, 1])
+    log = io.StringIO()
+    gpus.pin_and_log_gpus(log)
+    assert first == [0]
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    assert log.getvalue().splitlines() == ["nvidia-smi -L: GPU 0: Fake A (UUID: GPU-0)",
+                                           "nvidia-smi -L: GPU 1: Fake B (UUID: GPU-1)",
+                                           "CUDA_VISIBLE_DEVICES=1"]
+
+
+def test_a_gpu_is_free_again_when_its_job_exits(two_gpus):
+    job = textwrap.dedent(f"""
+        from pathlib import Path
+        from taxfree.gpus import claim_gpus
+        print(claim_gpus([0, 1], count=2, lock_dir=Path({str(two_gpus)!r}), poll_s=0.05))
+    """)
+    assert subprocess.run([sys.executable, "-c", job], capture_output=True, text=True, check=True).stdout == "[0, 1]\n"
+    assert gpus.claim_gpus([0, 1], count=2) == [0, 1]
+
+
+def test_scheduler_choice_is_kept(two_gpus, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
+    log = io.StringIO()
+    gpus.pin_and_log_gpus(log)
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "7"
+    assert log.getvalue().endswith("CUDA_VISIBLE_DEVICES=7\n")
+    assert not two_gpus.exists()
+
+
+def test_nothing_to_log_without_gpus(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    log = io.StringIO()
+    gpus.pin_and_log_gpus(log)
+    assert log.getvalue() == ""
