@@ -55,6 +55,12 @@ def test_status_is_clean_after_repro(project):
     assert dvc_json(project, "status") == {}
 
 
+def test_plots_show_renders_the_tradeoff_points(project):
+    shown = sh(project, sys.executable, "-m", "dvc", "plots", "show", "--json")
+    assert "results/figures/tradeoff.csv" in shown
+    assert '"safety"' in shown and '"reasoning"' in shown and '"lora_r1_up"' in shown
+
+
 def test_fresh_clone_pulls_and_has_nothing_to_do(project, tmp_path):
     clone = tmp_path / "clone"
     sh(tmp_path, "git", "clone", "-q", str(project), str(clone))
