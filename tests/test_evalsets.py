@@ -8,7 +8,7 @@ from taxfree.io import InputError
 
 SPEC = {"split": "test", "revision": None, "hub_config": None, "columns": {"prompt": "prompt", "answer": None},
         "where": {}, "prompt_template": "{prompt}", "max_rows": None,
-        "num_samples": 1, "seed": 0, "choices": None}
+        "num_samples": 1, "seed": 0, "choices": None, "unique_prompts": False}
 
 
 def test_xstest_safe_and_unsafe_prompts():
@@ -72,3 +72,13 @@ def test_choices_shuffle_per_seed_and_the_answer_letter_follows(tmp_path):
     from taxfree.graders import GRADERS
     graded = GRADERS["mcq"]().grade([{**r, "response": f"<think>hm</think>\\boxed{{{r['answer']}}}"} for r in rows])
     assert all(r["correct"] for r in graded)
+
+
+def test_unique_prompts_keep_the_first_row_of_each(tmp_path):
+    from taxfree.io import write_jsonl
+
+    rows = [{"prompt": p, "response": r, "is_safe": s} for p, r, s in
+            [("a", 1, False), ("b", 2, True), ("c", 3, False), ("a", 4, False), ("c", 5, False)]]
+    write_jsonl(tmp_path / "bt.jsonl", rows)
+    spec = {**SPEC, "path": str(tmp_path / "bt.jsonl"), "where": {"is_safe": False}, "unique_prompts": True}
+    assert [(r["prompt"], r["response"], r["prompt_id"]) for r in prepare_evalset(spec)] == [("a", 1, 0), ("c", 3, 1)]

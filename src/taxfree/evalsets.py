@@ -39,6 +39,11 @@ def prepare_evalset(spec: dict[str, Any]) -> list[dict[str, Any]]:
     kept = [row for row in rows if all(row.get(key) == value for key, value in spec["where"].items())]
     if not kept:
         raise InputError(f"{source}: no rows left after filtering on {spec['where']}")
+    if spec["unique_prompts"]:
+        first: dict[Any, dict[str, Any]] = {}
+        for row in kept:
+            first.setdefault(row.get(columns["prompt"]), row)
+        kept = list(first.values())
     out = []
     for lineno, row in enumerate(kept[: spec["max_rows"]] if spec["max_rows"] else kept, start=1):
         question = require_text(source, lineno, row, columns["prompt"])

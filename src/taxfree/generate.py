@@ -83,7 +83,9 @@ def vllm_requests(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tok
     lora = None
     if is_adapter(model_dir):
         adapter = json.loads((Path(model_dir) / "adapter_config.json").read_text())
-        llm_args = {"model": adapter["base_model_name_or_path"], "enable_lora": True, "max_lora_rank": adapter["r"],
+        # vLLM accepts only some maximum ranks (8, 16, 32, ...); the adapter's rank may be any up to it.
+        max_rank = max(8, 1 << (adapter["r"] - 1).bit_length())
+        llm_args = {"model": adapter["base_model_name_or_path"], "enable_lora": True, "max_lora_rank": max_rank,
                     "tokenizer": str(model_dir)}
         lora = vllm.lora.request.LoRARequest("adapter", 1, str(model_dir))
     params = [vllm.SamplingParams(n=1, seed=row["seed"], temperature=temperature, top_p=top_p,
