@@ -38,6 +38,6 @@ rule score:
         "logs/score/{model}/{variant}/{benchmark}.log",
     params:
         scorer=scorer_args,
-        code=source_hash("judges", "graders", "sandbox", "cli", "io"),
+        code=source_hash("judges", "graders", "sandbox", "cli", "io", "generate", "models"),
     shell:
         "taxfree {params.scorer} --in {input} --out {output} > {log} 2>&1"

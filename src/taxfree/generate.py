@@ -50,6 +50,15 @@ def generate_texts(model: Any, tokenizer: Any, texts: list[str], max_new_tokens:
     return results
 
 
+def load_for_inference(model_dir: str | Path, trust_remote_code: bool = False) -> tuple[Any, Any]:
+    """(model, left-padding tokenizer), the model in eval mode and on the GPU when there is one."""
+    import torch
+
+    tokenizer = load_tokenizer(model_dir, trust_remote_code, padding_side="left")
+    model = load_model(model_dir, trust_remote_code).eval()
+    return model.to("cuda") if torch.cuda.is_available() else model, tokenizer
+
+
 def by_seed(rows: list[dict[str, Any]]) -> dict[int, list[int]]:
     """Row indices grouped by their ``seed``."""
     groups: dict[int, list[int]] = defaultdict(list)
@@ -60,8 +69,7 @@ def by_seed(rows: list[dict[str, Any]]) -> dict[int, list[int]]:
 
 def generate_hf(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
                 top_p: float, batch_size: int, trust_remote_code: bool = False) -> list[dict[str, Any]]:
-    tokenizer = load_tokenizer(model_dir, trust_remote_code, padding_side="left")
-    model = load_model(model_dir, trust_remote_code).eval()
+    model, tokenizer = load_for_inference(model_dir, trust_remote_code)
     results: list[dict[str, Any]] = [{} for _ in rows]
     for seed, indices in by_seed(rows).items():
         texts = [chat_prompt(tokenizer, rows[i]["prompt"]) for i in indices]

@@ -99,11 +99,9 @@ class RefusalJudge(Judge):
 def local_replies(model_path: str, conversations: list[list[dict[str, str]]], max_new_tokens: int,
                   batch_size: int, trust_remote_code: bool) -> list[str]:
     """Greedy replies of a local or hub model, each conversation rendered with the model's own chat template."""
-    from taxfree.generate import generate_texts
-    from taxfree.models import load_model, load_tokenizer
+    from taxfree.generate import generate_texts, load_for_inference
 
-    tokenizer = load_tokenizer(model_path, trust_remote_code, padding_side="left")
-    model = load_model(model_path, trust_remote_code).eval()
+    model, tokenizer = load_for_inference(model_path, trust_remote_code)
     texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
     return [r["response"] for r in generate_texts(model, tokenizer, texts, max_new_tokens, temperature=0.0,
                                                   top_p=1.0, batch_size=batch_size, seed=0)]
@@ -119,13 +117,15 @@ def endpoint_replies(settings: dict[str, Any], conversations: list[list[dict[str
     except ImportError:
         raise ConfigError("config key 'judge_model.base_url': an endpoint judge needs the `openai` package "
                           "(pip install 'taxfree[judges]')") from None
-    key = os.environ.get(settings["api_key_env"])
+    from tqdm.auto import tqdm
+
+    key_env = settings.get("api_key_env", "OPENAI_API_KEY")
+    key = os.environ.get(key_env)
     if not key:
-        raise ConfigError(f"config key 'judge_model.api_key_env': environment variable "
-                          f"{settings['api_key_env']} is not set")
+        raise ConfigError(f"config key 'judge_model.api_key_env': environment variable {key_env} is not set")
     client = OpenAI(base_url=settings["base_url"], api_key=key)
     replies = []
-    for messages in conversations:
+    for messages in tqdm(conversations, desc="judge", unit="row"):
         reply = client.chat.completions.create(model=settings["model"], messages=messages, temperature=0,
                                                max_tokens=max_new_tokens)
         replies.append(reply.choices[0].message.content or "")
