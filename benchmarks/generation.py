@@ -15,15 +15,15 @@ from pathlib import Path
 
 import torch
 
-from taxfree.generate import generate_responses
+from taxfree.generate import chat_prompt, generate_texts
 from taxfree.models import load_model, load_tokenizer
 from taxfree.toyworld import ToyWorldSpec, generate, save_initial_model
 
 
 def timed(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int) -> float:
     start = time.perf_counter()
-    generate_responses(model, tokenizer, prompts, max_new_tokens, temperature=0.0, top_p=1.0,
-                       batch_size=batch_size, seed=0)
+    texts = [chat_prompt(tokenizer, p) for p in prompts]
+    generate_texts(model, tokenizer, texts, max_new_tokens, temperature=0.0, top_p=1.0, batch_size=batch_size, seed=0)
     return time.perf_counter() - start
 
 

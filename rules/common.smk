@@ -1,6 +1,7 @@
 # The only place that knows the config's shape: validation, wildcard constraints, input functions.
 import json
 import re
+import shlex
 import sys
 
 from snakemake.utils import validate
@@ -73,17 +74,15 @@ def local_source(spec):
 
 def generation_params(wildcards):
     spec = BENCHMARKS[wildcards.benchmark]
-    keys = ("max_new_tokens", "temperature", "top_p", "batch_size", "seed")
+    keys = ("max_new_tokens", "temperature", "top_p", "batch_size", "backend")
     return {key: spec[key] for key in keys}
 
 
 def scorer_args(wildcards):
     spec = BENCHMARKS[wildcards.benchmark]
-    return (
-        f"judge --judge {spec['judge']}"
-        if "judge" in spec
-        else f"grade --grader {spec['grader']}"
-    )
+    if "judge" in spec:
+        return f"judge --judge {spec['judge']} --settings {shlex.quote(json.dumps(spec['judge_model']))}"
+    return f"grade --grader {spec['grader']}"
 
 
 def scored(model, variant, benchmark):

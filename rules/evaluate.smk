@@ -48,6 +48,8 @@ rule score:
         "../envs/evaluation.yaml"
     params:
         scorer=scorer_args,
-        code=source_hash("judges", "graders", "sandbox", "cli", "io"),
+        code=source_hash(
+            "judges", "graders", "sandbox", "cli", "io", "generate", "models"
+        ),
     shell:
         "taxfree {params.scorer} --in {input} --out {output} > {log} 2>&1"

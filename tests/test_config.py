@@ -42,6 +42,10 @@ def test_same_training_for_full_and_lora_r1_up():
     (lambda c: c["figures"]["tradeoff"].update(x="nope"), "figures.tradeoff.x"),
     (lambda c: c["variants"]["full"].update({"from": "nope"}), "variants.full.from"),
     (lambda c: c["variants"]["full"].update({"from": "full"}), "variants.full.from"),
+    (lambda c: c["benchmarks"]["toy_reasoning"].update(pass_at_k=[4]), "benchmarks.toy_reasoning.pass_at_k"),
+    (lambda c: c["benchmarks"]["toy_harmful"].update(pass_at_k=[1]), "benchmarks.toy_harmful.pass_at_k"),
+    (lambda c: c["benchmarks"]["toy_harmful"].update(judge="strongreject_rubric"),
+     "benchmarks.toy_harmful.judge_model.model"),
 ])
 def test_bad_references_name_the_key(mutate, key):
     config = default_config()

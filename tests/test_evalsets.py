@@ -7,7 +7,8 @@ from taxfree.evalsets import prepare_evalset
 from taxfree.io import InputError
 
 SPEC = {"split": "test", "revision": None, "hub_config": None, "columns": {"prompt": "prompt", "answer": None},
-        "where": {}, "prompt_template": "{prompt}", "max_rows": None}
+        "where": {}, "prompt_template": "{prompt}", "max_rows": None,
+        "num_samples": 1, "seed": 0, "choices": None, "unique_prompts": False}
 
 
 def test_xstest_safe_and_unsafe_prompts():
@@ -39,3 +40,45 @@ def test_missing_prompt_column_names_file_and_column():
                          "columns": {"prompt": "question", "answer": None}})
     with pytest.raises(InputError, match="no rows left"):
         prepare_evalset({**SPEC, "path": str(SHARED_DATA / "xstest_prompts.csv"), "where": {"label": "maybe"}})
+
+
+def test_samples_are_rows_with_their_own_seed():
+    rows = prepare_evalset({**SPEC, "path": str(SHARED_DATA / "gsm8k_test.jsonl"), "max_rows": 3, "num_samples": 4,
+                            "seed": 10, "columns": {"prompt": "question", "answer": "answer"}})
+    assert len(rows) == 12
+    assert [(r["prompt_id"], r["sample"], r["seed"]) for r in rows[:5]] == \
+        [(0, 0, 10), (0, 1, 11), (0, 2, 12), (0, 3, 13), (1, 0, 10)]
+    assert len({r["prompt"] for r in rows[:4]}) == 1
+
+
+GPQA_ROW = {"Question": "Which is heaviest?", "Correct Answer": " lead\n", "Incorrect Answer 1": "air",
+            "Incorrect Answer 2": "water", "Incorrect Answer 3": "cork"}
+CHOICES = {"correct": "Correct Answer", "incorrect": ["Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3"]}
+
+
+def test_choices_shuffle_per_seed_and_the_answer_letter_follows(tmp_path):
+    from taxfree.io import write_jsonl
+
+    write_jsonl(tmp_path / "gpqa.jsonl", [GPQA_ROW, {**GPQA_ROW, "Question": "Which is densest?"}])
+    spec = {**SPEC, "path": str(tmp_path / "gpqa.jsonl"), "columns": {"prompt": "Question", "answer": None},
+            "choices": CHOICES, "num_samples": 8, "prompt_template": "{prompt}\n{choices}\nAnswer with a letter."}
+    rows = prepare_evalset(spec)
+    assert rows == prepare_evalset(spec)  # deterministic
+    for row in rows:
+        options = dict(line.split(") ", 1) for line in row["prompt"].splitlines()[1:5])
+        assert options[row["answer"]] == "lead" and sorted(options.values()) == ["air", "cork", "lead", "water"]
+    assert len({r["answer"] for r in rows}) > 1  # the correct option moves between seeds
+    assert [r["answer"] for r in rows[:8]] != [r["answer"] for r in rows[8:]]  # and between questions
+    from taxfree.graders import GRADERS
+    graded = GRADERS["mcq"]().grade([{**r, "response": f"<think>hm</think>\\boxed{{{r['answer']}}}"} for r in rows])
+    assert all(r["correct"] for r in graded)
+
+
+def test_unique_prompts_keep_the_first_row_of_each(tmp_path):
+    from taxfree.io import write_jsonl
+
+    rows = [{"prompt": p, "response": r, "is_safe": s} for p, r, s in
+            [("a", 1, False), ("b", 2, True), ("c", 3, False), ("a", 4, False), ("c", 5, False)]]
+    write_jsonl(tmp_path / "bt.jsonl", rows)
+    spec = {**SPEC, "path": str(tmp_path / "bt.jsonl"), "where": {"is_safe": False}, "unique_prompts": True}
+    assert [(r["prompt"], r["response"], r["prompt_id"]) for r in prepare_evalset(spec)] == [("a", 1, 0), ("c", 3, 1)]

@@ -90,3 +90,17 @@ def test_grade_command_names_the_missing_field(tmp_path, capsys):
     assert main(["grade", "--grader", "code", "--in", str(tmp_path / "in.jsonl"),
                  "--out", str(tmp_path / "out.jsonl")]) == 2
     assert "missing field(s) test, entry_point" in capsys.readouterr().err
+
+
+def test_code_grader_takes_the_fenced_code_of_the_final_answer():
+    problem = {"prompt": "Complete this:\n```python\ndef add(a, b):\n```", "source_prompt": "def add(a, b):\n",
+               "entry_point": "add", "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n"}
+    responses = [
+        "<think>```python\ndef add(a, b):\n    return 0\n```</think>Here:\n```python\ndef add(a, b):\n    return a + b\n```",
+        "<think>easy</think>\n```py\n    return a + b\n```\nDone.",
+        "<think>```python\ndef add(a, b):\n    return a + b\n```",  # reasoning never closed: no answer
+        "<think>x</think>```python\ndef add(a, b):\n    return a - b\n```",
+    ]
+    graded = GRADERS["code"](Limits(timeout_s=5)).grade([{**problem, "response": r} for r in responses])
+    assert [r["passed"] for r in graded] == [True, True, False, False]
+    assert graded[0]["completion"] == "def add(a, b):\n    return a + b\n"

@@ -34,6 +34,15 @@ def test_humaneval_stubs_fail(humaneval):
     assert {r["status"] for r in graded} <= {"failed", "error"}
 
 
+def test_humaneval_responses_with_whole_functions_in_code_blocks_pass(humaneval):
+    """As a model answers the paper config's HumanEval prompt: the whole function, fenced, after its reasoning."""
+    rows = [{**row, "source_prompt": row["prompt"], "prompt": f"Complete this:\n```python\n{row['prompt']}```",
+             "response": f"{THINK}Here it is:\n```python\n{row['prompt']}{row['canonical_solution']}```\nDone."}
+            for row in humaneval[:40]]
+    graded = GRADERS["code"]().grade(rows)
+    assert [r["task_id"] for r in graded if not r["passed"]] == []
+
+
 def graded_as_expected(rows: list[dict], key: str) -> list[tuple]:
     """Grade ``rows`` (each with ``expect``); the (key, response, extracted) of every surprise."""
     graded = GRADERS["math"]().grade(rows)

@@ -21,7 +21,10 @@ def test_paper_grid_is_planned():
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
     # 2 models x 13 variants trained, + the headline range on the 14B only.
     assert counts["align"] == "27" and counts["fetch_model"] == "2"
-    assert counts["generate"] == str(2 * 14 * 4 + 4)
+    assert counts["generate"] == str(2 * 14 * 8 + 8) and counts["prepare_benchmark"] == "8"
+    assert re.search(r"taxfree judge --judge llama_guard --settings '\{\"model\": \"meta-llama/Llama-Guard-3-8B\".*"
+                     r"--out results/r1_qwen_7b/full/scores/strongreject.jsonl", out)
+    assert "taxfree grade --grader code --in results/r1_qwen_7b/full/generations/humaneval.jsonl" in out
     assert counts["figure_ablation"] == "3" and counts["prepare_dataset"] == "2"
     assert "--out results/r1_qwen_14b/lora_up_from16_to31_r1/model" in out
     assert "results/r1_qwen_7b/lora_up_from16_to31_r1" not in out

@@ -9,11 +9,12 @@ from typing import Any
 import pandas as pd
 
 from taxfree.graders import GRADERS
-from taxfree.io import read_jsonl
-from taxfree.metrics import bootstrap_interval
+from taxfree.io import InputError, read_jsonl
+from taxfree.metrics import bootstrap_interval, pass_at_k, per_prompt
 from taxfree.provenance import environment, spec_hash
 
-COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "ci_low", "ci_high", "n"]
+COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "ci_low", "ci_high", "n", "samples",
+           "invalid"]
 
 
 def scorer(benchmark: dict[str, Any]) -> Any:
@@ -24,15 +25,31 @@ def scorer(benchmark: dict[str, Any]) -> Any:
 
 
 def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], path: str | Path) -> list[dict]:
-    """The benchmark's headline metric and the mean response length, with 95% bootstrap intervals."""
+    """The benchmark's headline metric, the mean response length and pass@k for each ``pass_at_k``.
+
+    Values are means over prompts of each prompt's mean over its samples, with a 95% bootstrap
+    interval over prompts (samples of one prompt are not independent). ``n`` counts prompts,
+    ``samples`` scored rows, and ``invalid`` rows whose judgement could not be parsed (left out).
+    """
     cls = scorer(spec)
-    rows = read_jsonl(path, required=(cls.field, "n_response_tokens"))
-    base = {"model": model, "variant": variant, "benchmark": benchmark, "category": spec["category"], "n": len(rows)}
-    samples = {cls.metric: [float(bool(r[cls.field])) for r in rows],
-               "response_tokens": [float(r["n_response_tokens"]) for r in rows]}
+    rows = read_jsonl(path, required=(cls.field, "n_response_tokens", "prompt_id"))
+    scores = per_prompt(rows, cls.field)
+    if not scores:
+        raise InputError(f"{path}: no valid '{cls.field}' in any row")
+    base = {"model": model, "variant": variant, "benchmark": benchmark, "category": spec["category"],
+            "n": len(scores), "samples": len(rows), "invalid": sum(r[cls.field] is None for r in rows)}
+    per_prompt_means = {cls.metric: [sum(v) / len(v) for v in scores.values()],
+                        "response_tokens": [sum(v) / len(v) for v in per_prompt(rows, "n_response_tokens").values()]}
+    for k in spec.get("pass_at_k", []):
+        per_prompt_means[f"pass@{k}"] = [pass_at_k(len(v), int(sum(v)), k) for v in scores.values()]
     return [{**base, "metric": metric, "value": sum(values) / len(values),
              **dict(zip(("ci_low", "ci_high"), bootstrap_interval(values)))}
-            for metric, values in samples.items()]
+            for metric, values in per_prompt_means.items()]
+
+
+def is_headline(metric: pd.Series) -> pd.Series:
+    """Whether each metric is its benchmark's own (accuracy, refusal rate, ...), not length or pass@k."""
+    return (metric != "response_tokens") & ~metric.str.startswith("pass@")
 
 
 def _cell(value: Any) -> Any:
@@ -87,7 +104,7 @@ def write_table(summary: pd.DataFrame, csv: str | Path, parquet: str | Path) -> 
 
 def to_markdown(summary: pd.DataFrame) -> str:
     """A (model, variant) x (benchmark metric) table of the headline metrics."""
-    headline = summary[summary["metric"] != "response_tokens"]
+    headline = summary[is_headline(summary["metric"])]
     table = headline.pivot_table(index=["model", "variant"], columns=["benchmark", "metric"], values="value",
                                  sort=False)
     table.columns = [f"{bench} {metric}" for bench, metric in table.columns]

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from taxfree.config import ConfigError
 from taxfree.graders import GRADERS
 from taxfree.io import InputError, read_jsonl, write_jsonl
 from taxfree.judges import JUDGES
 
 
 def _judge(args: argparse.Namespace) -> None:
-    judge = JUDGES[args.judge]()
+    import json
+
+    judge = JUDGES[args.judge](json.loads(args.settings))
     write_jsonl(args.out, judge.judge(read_jsonl(args.inp, required=judge.required)))
 
 
@@ -47,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     judge = sub.add_parser("judge", help="add a judgement field to each row (e.g. refusal)")
     judge.add_argument("--judge", required=True, choices=sorted(JUDGES))
+    judge.add_argument("--settings", default="{}", help="the benchmark's judge_model block as JSON (model judges)")
     judge.set_defaults(run=_judge)
     grade = sub.add_parser("grade", help="grade each row: `correct` and `extracted` (toy, math, mcq) or `passed` and `status` (code)")
     grade.add_argument("--grader", required=True, choices=sorted(GRADERS))
@@ -74,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.run(args)
-    except (InputError, FileNotFoundError) as err:
+    except (InputError, ConfigError, FileNotFoundError) as err:
         print(f"taxfree {args.command}: {err}", file=sys.stderr)
         return 2
     return 0

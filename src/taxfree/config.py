@@ -160,6 +160,15 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if "grader" in bench and bench["grader"] not in GRADERS:
             raise ConfigError(f"config key 'benchmarks.{name}.grader': unknown grader '{bench['grader']}' "
                               f"(have: {', '.join(GRADERS)})")
+        if "judge" in bench:
+            try:
+                JUDGES[bench["judge"]](bench["judge_model"])  # model judges check their settings
+            except ConfigError as err:
+                raise ConfigError(str(err).replace("config key '", f"config key 'benchmarks.{name}.", 1)) from None
+        too_large = [k for k in bench["pass_at_k"] if k > bench["num_samples"]]
+        if too_large or (bench["pass_at_k"] and "grader" not in bench):
+            raise ConfigError(f"config key 'benchmarks.{name}.pass_at_k': needs a grader and every k at most "
+                              f"num_samples ({bench['num_samples']})")
     for axis, bench in config["figures"]["tradeoff"].items():
         if bench not in config["benchmarks"]:
             raise ConfigError(f"config key 'figures.tradeoff.{axis}': unknown benchmark '{bench}'")

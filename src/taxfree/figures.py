@@ -22,8 +22,10 @@ def save(fig: Any, outs: Sequence[str | Path]) -> None:
 
 
 def headline(summary: pd.DataFrame) -> pd.DataFrame:
-    """Each benchmark's own metric (accuracy, refusal rate, ...), not the length statistics."""
-    return summary[summary["metric"] != "response_tokens"]
+    """Each benchmark's own metric (accuracy, refusal rate, ...), not length statistics or pass@k."""
+    from taxfree.aggregate import is_headline
+
+    return summary[is_headline(summary["metric"])]
 
 
 def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:

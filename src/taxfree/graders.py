@@ -10,6 +10,7 @@ import re
 import threading
 from typing import Any, ClassVar
 
+from taxfree.io import InputError
 from taxfree.judges import final_answer
 from taxfree.sandbox import Limits, run_programs
 
@@ -155,24 +156,45 @@ class McqGrader(AnswerGrader):
         return extracted == str(answer).strip().strip("()").upper()
 
 
+_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+def code_of(response: str) -> str:
+    """The code of a response's final answer: its last fenced block that is not cut off, else all of it."""
+    final = final_answer(response)
+    blocks = _FENCE.findall(final)
+    return blocks[-1] if blocks else final
+
+
 class CodeGrader(Grader):
     """HumanEval-style code: ``prompt`` + ``completion`` + ``test`` + ``check(entry_point)`` run in
-    the sandbox (see ``taxfree.sandbox``); adds ``passed`` and ``status``
-    (passed, failed, error or timeout)."""
+    the sandbox (see ``taxfree.sandbox``); adds ``completion`` and ``passed`` and ``status``
+    (passed, failed, error or timeout). A row from generation has no ``completion``: it is the
+    code of the response's final answer. """
 
     name = "code"
     field = "passed"
     metric = "pass_rate"
-    required = ("prompt", "completion", "test", "entry_point")
+    required = ("prompt", "test", "entry_point")
 
     def __init__(self, limits: Limits = Limits(), workers: int | None = None) -> None:
         self.limits, self.workers = limits, workers
 
     @staticmethod
     def program(row: dict[str, Any]) -> str:
-        return f"{row['prompt']}{row['completion']}\n{row['test']}\ncheck({row['entry_point']})\n"
+        # Benchmark rows keep the untemplated prompt (the function stub) as source_prompt.
+        stub = row.get("source_prompt", row["prompt"])
+        if re.search(rf"^def {re.escape(row['entry_point'])}\s*\(", row["completion"], re.MULTILINE):
+            # A whole function redefines the stub, which gets a body so that it still parses; the
+            # stub's imports and helpers stay.
+            stub = f"{stub.rstrip()}\n    pass\n"
+        return f"{stub}{row['completion']}\n{row['test']}\ncheck({row['entry_point']})\n"
 
     def grade(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for lineno, row in enumerate(rows, start=1):
+            if "completion" not in row and "response" not in row:
+                raise InputError(f"row {lineno}: needs 'completion' or 'response'")
+        rows = [row if "completion" in row else {**row, "completion": code_of(row["response"])} for row in rows]
         results = run_programs([self.program(row) for row in rows], self.limits, self.workers)
         return [{**row, self.field: result.passed, "status": result.status}
                 for row, result in zip(rows, results, strict=True)]

@@ -1,0 +1,97 @@
+"""Generation: one row per sample with its own seed, the HF backend on a tiny model, and the vLLM backend's
+selection and request building against a fake ``vllm`` (vLLM itself needs a GPU)."""
+
+import json
+import sys
+import types
+
+import pytest
+
+from taxfree.generate import by_seed, generate_file
+from taxfree.io import read_jsonl, write_jsonl
+
+ROWS = [{"prompt_id": p, "sample": s, "seed": 7 + s, "prompt": prompt}
+        for p, prompt in enumerate(["what is 1 + 2", "how to make a kite"]) for s in range(2)]
+PARAMS = {"max_new_tokens": 5, "temperature": 1.0, "top_p": 1.0, "batch_size": 4}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from taxfree.toyworld import build_model, build_tokenizer
+
+    path = tmp_path_factory.mktemp("tiny")
+    tokenizer = build_tokenizer(["what", "is", "1", "2", "+", "how", "to", "make", "a", "kite", "<think>", "</think>"])
+    build_model(tokenizer, hidden_size=16, num_layers=1, intermediate_size=32, num_heads=2, seed=0).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_rows_are_grouped_by_seed():
+    assert by_seed(ROWS) == {7: [0, 2], 8: [1, 3]}
+
+
+def test_hf_backend_writes_every_sample_reproducibly(tiny_model, tmp_path):
+    write_jsonl(tmp_path / "in.jsonl", ROWS)
+    for name in ("a", "b"):
+        generate_file(tiny_model, tmp_path / "in.jsonl", tmp_path / f"{name}.jsonl", **PARAMS)
+    out = read_jsonl(tmp_path / "a.jsonl")
+    assert out == read_jsonl(tmp_path / "b.jsonl")
+    assert [(r["prompt_id"], r["sample"], r["seed"]) for r in out] == [(0, 0, 7), (0, 1, 8), (1, 0, 7), (1, 1, 8)]
+    for row in out:
+        assert {"prompt", "response", "final_answer", "n_prompt_tokens", "n_response_tokens", "seed"} <= set(row)
+        assert 1 <= row["n_response_tokens"] <= 5 and row["n_prompt_tokens"] > 0
+    assert out[0]["response"] != out[1]["response"]  # two seeds, two samples
+    assert "vllm" not in sys.modules  # imported only when selected
+
+
+class FakeOutput:
+    def __init__(self, text):
+        self.prompt_token_ids = [1, 2, 3]
+        self.outputs = [types.SimpleNamespace(text=text, token_ids=[4] * len(text.split()))]
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """A stand-in for vllm with its documented names: LLM(...).chat, SamplingParams, lora.request.LoRARequest."""
+    calls = {}
+
+    class LLM:
+        def __init__(self, **kwargs):
+            calls["llm"] = kwargs
+
+        def chat(self, messages, sampling_params, lora_request=None):
+            calls.update(messages=messages, params=sampling_params, lora=lora_request)
+            return [FakeOutput(f"<think> t </think> answer {i}") for i in range(len(messages))]
+
+    vllm = types.ModuleType("vllm")
+    vllm.LLM, vllm.SamplingParams = LLM, lambda **kwargs: kwargs
+    lora, request = types.ModuleType("vllm.lora"), types.ModuleType("vllm.lora.request")
+    request.LoRARequest = lambda name, int_id, path: (name, int_id, path)
+    vllm.lora, lora.request = lora, request
+    for name, module in (("vllm", vllm), ("vllm.lora", lora), ("vllm.lora.request", request)):
+        monkeypatch.setitem(sys.modules, name, module)
+    return calls
+
+
+def test_vllm_backend_builds_one_seeded_request_per_sample(fake_vllm, tmp_path):
+    write_jsonl(tmp_path / "in.jsonl", ROWS)
+    generate_file(tmp_path / "model", tmp_path / "in.jsonl", tmp_path / "out.jsonl", backend="vllm", **PARAMS)
+    assert fake_vllm["llm"] == {"model": str(tmp_path / "model"), "trust_remote_code": False}
+    assert fake_vllm["lora"] is None
+    assert [p["seed"] for p in fake_vllm["params"]] == [7, 8, 7, 8]
+    assert fake_vllm["params"][0] == {"n": 1, "seed": 7, "temperature": 1.0, "top_p": 1.0, "max_tokens": 5}
+    assert fake_vllm["messages"][2] == [{"role": "user", "content": "how to make a kite"}]
+    out = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["final_answer"] for r in out] == [f"answer {i}" for i in range(4)]
+    assert (out[0]["n_prompt_tokens"], out[0]["n_response_tokens"], out[3]["seed"]) == (3, 5, 8)
+
+
+def test_vllm_serves_an_adapter_on_its_base_model(fake_vllm, tmp_path):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/base", "r": 4}))
+    write_jsonl(tmp_path / "in.jsonl", ROWS[:1])
+    generate_file(adapter, tmp_path / "in.jsonl", tmp_path / "out.jsonl", backend="vllm", **PARAMS)
+    assert fake_vllm["llm"] == {"model": "/base", "enable_lora": True, "max_lora_rank": 8,
+                                "tokenizer": str(adapter), "trust_remote_code": False}
+    assert fake_vllm["lora"] == ("adapter", 1, str(adapter))
