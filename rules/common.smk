@@ -15,7 +15,7 @@ SPECS = check_references(config)
 RESULTS = config["results_dir"]
 MODELS = config["models"]
 BENCHMARKS = config["benchmarks"]
-TRAINED = [name for name, spec in SPECS.items() if spec["method"] != "none"]
+TRAINED = [name for name, spec in SPECS.items() if spec["method"] not in ("none", "merge")]
 VARIANTS_OF = {
     model: [name for name, v in config["variants"].items() if model in v.get("models", MODELS)]
     for model in MODELS
@@ -96,6 +96,7 @@ def final_outputs():
         f"{RESULTS}/summary.md",
         f"{RESULTS}/metrics.json",
         f"{RESULTS}/figures/tradeoff.png",
+        *geometry_outputs(),
     ]
 
 

@@ -41,3 +41,89 @@ def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, out: str
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     plt.close(fig)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+_KIND_STYLE = {"full": "-", "lora": "--", "lora+reg": ":"}
+
+
+def _by_layer(table: pd.DataFrame, value: str, columns: str, title: str, ylabel: str, out: str | Path,
+              logy: bool = False) -> None:
+    """One panel per (model, ``columns`` value); one line per variant over layers, styled by its kind."""
+    plt = _pyplot()
+    models, panels = sorted(table["model"].unique()), sorted(table[columns].unique())
+    fig, axes = plt.subplots(len(models), len(panels), figsize=(3.2 * len(panels), 2.8 * len(models)), dpi=150,
+                             squeeze=False, sharey=True)
+    for row, model in enumerate(models):
+        for col, panel in enumerate(panels):
+            ax = axes[row][col]
+            rows = table[(table["model"] == model) & (table[columns] == panel)]
+            for (variant, kind), group in rows.groupby(["variant", "kind"]):
+                series = group.groupby("layer")[value].mean()
+                ax.plot(series.index, series.values, _KIND_STYLE.get(kind, "-."), marker="o", ms=3,
+                        label=f"{variant} ({kind})")
+            ax.set_title(f"{model}: {panel}", fontsize=9)
+            ax.set_xlabel("layer")
+            ax.grid(alpha=0.3)
+            if logy:
+                ax.set_yscale("log")
+        axes[row][0].set_ylabel(ylabel)
+    handles, labels = {}, {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), fontsize=7, loc="outside lower center", ncol=3)
+    fig.suptitle(title)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, bbox_inches="tight")
+    plt.close(fig)
+
+
+def stable_rank_by_layer(geometry: pd.DataFrame, out: str | Path) -> None:
+    """Stable rank of the update per layer, one panel per module type (the LoRA-safety paper's Fig. 1)."""
+    modules = geometry.drop_duplicates(["model", "variant", "name"])
+    _by_layer(modules, "stable_rank", "module", "Stable rank of the update dW", "stable rank", out, logy=True)
+
+
+def overlap_by_layer(geometry: pd.DataFrame, k: int, out: str | Path) -> None:
+    """Share of the update's energy in W0's top-k subspace per layer (mean over modules), left/right/both."""
+    rows = geometry[geometry["k"] == k].melt(id_vars=["model", "variant", "kind", "layer", "name"],
+                                            value_vars=["overlap_left", "overlap_right", "overlap_both"],
+                                            var_name="side", value_name="overlap")
+    rows["side"] = rows["side"].str.removeprefix("overlap_")
+    _by_layer(rows, "overlap", "side", f"Overlap of dW with W0's top-{k} singular subspace", "overlap", out)
+
+
+def alpha_sweep(summary: pd.DataFrame, sweeps: dict[str, dict[str, float]], benchmarks: list[str],
+                out: str | Path) -> None:
+    """Each benchmark's headline metric against alpha in W0 + alpha dW, one line per (sweep, benchmark)."""
+    plt = _pyplot()
+    headline = summary[(summary["metric"] != "response_tokens") & summary["benchmark"].isin(benchmarks)]
+    models = sorted(headline["model"].unique())
+    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4.0), dpi=150, squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for label, points in sweeps.items():
+            alphas = pd.Series(points, name="alpha")
+            rows = headline[(headline["model"] == model) & headline["variant"].isin(alphas.index)]
+            rows = rows.assign(alpha=rows["variant"].map(alphas)).sort_values("alpha")
+            for (benchmark, metric), group in rows.groupby(["benchmark", "metric"]):
+                ax.plot(group["alpha"], group["value"], marker="o", label=f"{label}: {benchmark} {metric}")
+        ax.set_title(model)
+        ax.set_xlabel("alpha (W0 + alpha dW)")
+        ax.set_ylabel("value")
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Merge strength: safety and reasoning along alpha")
+    fig.tight_layout()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
