@@ -19,9 +19,11 @@ def dry_run(configfile=REPO / "configs" / "paper.yaml"):
 def test_paper_grid_is_planned():
     out = dry_run()
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
-    # 2 models x 12 variants trained, + the headline range on the 14B only.
-    assert counts["align"] == "25" and counts["fetch_model"] == "2"
-    assert counts["generate"] == str(2 * 13 * 4 + 4)
+    # 2 models x (12 variants + 10 regularized) trained, + the headline range on the 14B only;
+    # 6 merges per model; every trained or merged variant analysed.
+    assert counts["align"] == str(2 * 22 + 1) and counts["fetch_model"] == "2"
+    assert counts["merge"] == str(2 * 6) and counts["geometry"] == str(2 * 28 + 1)
+    assert counts["generate"] == str(2 * 29 * 4 + 4)
     assert "--out results/r1_qwen_14b/lora_up_from16_to31_r1/model" in out
     assert "results/r1_qwen_7b/lora_up_from16_to31_r1" not in out
     assert '"layers": {"from": 16, "to": 31}' in out

@@ -110,3 +110,34 @@ def test_trainer_rejects_targets_without_adapters(trainer_parts, tmp_path):
                    "svd_cache": None}
     with pytest.raises(ValueError, match="no LoRA module"):
         OverlapSFTTrainer(**trainer_parts, regularizer=regularizer)
+
+
+def test_config_resolves_the_regularizer_with_defaults_and_the_svd_cache():
+    from test_config import default_config
+
+    from taxfree.config import resolve_variant
+
+    config = default_config()
+    config["variants"]["r"] = {"method": "lora", "dataset": "toy_refusal", "lora": {"target_modules": ["mlp"]},
+                               "regularizer": {"norm": True}}
+    assert resolve_variant(config, "r")["regularizer"] == {
+        "kind": "column", "norm": True, "target_modules": ["gate_proj", "up_proj", "down_proj"], "beta": 0.01, "k": 16,
+        "svd_cache": "results/svd_cache"}
+
+
+@pytest.mark.parametrize("variant, key", [
+    ({"method": "full", "dataset": "toy_refusal", "regularizer": {}}, "variants.r.regularizer"),
+    ({"method": "lora", "dataset": "toy_refusal", "lora": {"target_modules": ["up_proj"]}, "regularizer": {}},
+     "variants.r.regularizer.target_modules"),
+    ({"method": "lora", "dataset": "toy_refusal", "regularizer": {"kind": "rows"}}, "variants.r.regularizer.kind"),
+    ({"method": "lora", "dataset": "toy_refusal", "regularizer": {"beta": -1}}, "variants.r.regularizer.beta"),
+])
+def test_bad_regularizer_config_names_the_key(variant, key):
+    from test_config import default_config
+
+    from taxfree.config import ConfigError, resolve_variant
+
+    config = default_config()
+    config["variants"]["r"] = variant
+    with pytest.raises(ConfigError, match=f"config key '{key}'"):
+        resolve_variant(config, "r")

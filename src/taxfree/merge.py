@@ -59,4 +59,4 @@ def merge_model(reference: str | Path, tuned: str | Path, out_dir: str | Path, s
     log.info("merged %d linear modules (%s, alpha %g)", merged, spec["kind"], spec["alpha"])
     with atomic_path(out_dir) as tmp:
         update.plain_model().save_pretrained(tmp)
-        load_tokenizer(tuned, trust_remote_code).save_pretrained(tmp)
+        load_tokenizer(reference, trust_remote_code).save_pretrained(tmp)
