@@ -10,7 +10,7 @@ from test_geometry import save_lora, save_toy, toy_base  # noqa: F401  (toy_base
 
 torch.set_num_threads(1)
 
-PLAIN = {"kind": "plain", "sides": "one", "k": 4, "alpha": 1.0, "svd_cache": None}
+PLAIN = {"kind": "plain", "sides": "one", "k": 4, "alpha": 1.0, "svd_cache": None, "niter": 4, "oversample": 8}
 
 
 def logits(model, tokenizer):
@@ -54,13 +54,13 @@ def test_alpha_scales_every_parameter_of_a_full_update(toy_base, tmp_path, toy_t
 @pytest.mark.parametrize("sides", ["one", "two"])
 def test_projected_merge_removes_the_top_k_component(toy_base, tmp_path, toy_tokenizer, sides):
     full_model(toy_base, toy_tokenizer, tmp_path / "full")
-    spec = {"kind": "projected", "sides": sides, "k": 4, "alpha": 1.0, "svd_cache": str(tmp_path / "svd")}
+    spec = {**PLAIN, "kind": "projected", "sides": sides, "svd_cache": str(tmp_path / "svd")}
     merge_model(toy_base, tmp_path / "full", tmp_path / "projected", spec)
     before = {u.name: u.delta for u in ModelUpdate(toy_base, tmp_path / "full").linear()}
     after = list(ModelUpdate(toy_base, tmp_path / "projected").linear())
     assert [u.name for u in after] == list(before) and len(after) == 2 * 7
     for update in after:
-        measured = overlaps(update.delta, top_subspace(update.base, 4, tmp_path / "svd"))
+        measured = overlaps(update.delta, top_subspace(update.base, 4, tmp_path / "svd", niter=4, oversample=8))
         assert measured["overlap_left"] == pytest.approx(0, abs=1e-4)
         assert measured["overlap_right"] == pytest.approx(0, abs=1e-4) or sides == "one"
         assert overlaps(before[update.name], top_subspace(update.base, 4))["overlap_left"] > 1e-3
@@ -81,7 +81,8 @@ def test_config_resolves_a_merge_variant():
 
     specs = check_references(default_config())
     assert specs["full_proj_k8"] == {"method": "merge", "from": "full", "merge": {
-        "kind": "projected", "sides": "one", "k": 8, "alpha": 1.0, "svd_cache": "results/svd_cache"}}
+        "kind": "projected", "sides": "one", "k": 8, "alpha": 1.0, "svd_cache": "results/svd_cache", "niter": 4,
+        "oversample": 8}}
     assert specs["full_alpha0.3"]["merge"]["kind"] == "plain" and specs["full_alpha0.3"]["merge"]["alpha"] == 0.3
 
 

@@ -115,7 +115,7 @@ def test_parameter_change_reruns_only_that_variant(run, tmp_path):
     finally:
         (run / "config.yaml").write_text(yaml.safe_dump(REDUCED))
     rules = {rule for rule, _ in jobs}
-    assert rules == {"align", "generate", "score", "aggregate", "figure_tradeoff", "all"}
+    assert rules == {"align", "generate", "score", "aggregate", "figure_tradeoff", "geometry", "figure_geometry", "all"}
     assert all("variant=lora_r1_up" in wildcards for rule, wildcards in jobs if wildcards)
     assert sum(rule == "generate" for rule, _ in jobs) == 3
 

@@ -162,7 +162,11 @@ def resolve_merge(config: dict[str, Any], variant: dict[str, Any], name: str) ->
             raise ConfigError(f"config key 'variants.{name}.{key}': a merge variant trains nothing")
     spec = deep_merge(schema_defaults("merge"), variant.get("merge", {}))
     _check(spec, defs["merge"], defs, f"variants.{name}.merge")
-    return {"method": "merge", "from": variant["from"], "merge": {**spec, "svd_cache": svd_cache(config)}}
+    # The projection uses the analysis's accurate SVD settings, so a projected merge measures ~0 overlap.
+    geometry = {**schema_defaults("geometry"), **config.get("geometry", {})}
+    return {"method": "merge", "from": variant["from"],
+            "merge": {**spec, "svd_cache": svd_cache(config), "niter": geometry["niter"],
+                      "oversample": geometry["oversample"]}}
 
 
 def variant_models(config: dict[str, Any], name: str) -> list[str]:

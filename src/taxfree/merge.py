@@ -37,7 +37,8 @@ def merged_weight(base: torch.Tensor, delta: torch.Tensor, spec: dict[str, Any])
     """W0 + alpha dW', computed in float32."""
     base, delta = base.detach().float(), delta.detach().float()
     if spec["kind"] == "projected":
-        delta = project_off(delta, top_subspace(base, spec["k"], spec["svd_cache"]), spec["sides"])
+        subspace = top_subspace(base, spec["k"], spec["svd_cache"], niter=spec["niter"], oversample=spec["oversample"])
+        delta = project_off(delta, subspace, spec["sides"])
     return base + spec["alpha"] * delta
 
 
@@ -46,7 +47,7 @@ def merge_model(reference: str | Path, tuned: str | Path, out_dir: str | Path, s
     """Write the merge of ``tuned`` (a model or LoRA adapter) into ``reference`` (its W0) to ``out_dir``.
 
     ``spec`` is the variant's resolved ``merge`` block: kind (plain|projected), sides
-    (one|two), k, alpha, svd_cache.
+    (one|two), k, alpha, and the SVD's svd_cache, niter and oversample.
     """
     update = ModelUpdate(reference, tuned, trust_remote_code)
     with torch.no_grad():
