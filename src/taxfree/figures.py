@@ -53,23 +53,29 @@ def _pyplot():
 
 
 _KIND_STYLE = {"full": "-", "lora": "--", "lora+reg": ":"}
+_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def _module_order(modules: pd.Series) -> pd.Series:
+    return modules.map(lambda name: _MODULES.index(name) if name in _MODULES else len(_MODULES))
 
 
 def _by_layer(table: pd.DataFrame, value: str, columns: str, title: str, ylabel: str, out: str | Path,
               logy: bool = False) -> None:
     """One panel per (model, ``columns`` value); one line per variant over layers, styled by its kind."""
     plt = _pyplot()
-    models, panels = sorted(table["model"].unique()), sorted(table[columns].unique())
-    fig, axes = plt.subplots(len(models), len(panels), figsize=(3.2 * len(panels), 2.8 * len(models)), dpi=150,
-                             squeeze=False, sharey=True)
+    models, panels = sorted(table["model"].unique()), list(dict.fromkeys(table[columns]))
+    colors = {variant: f"C{i % 10}" for i, variant in enumerate(sorted(table["variant"].unique()))}
+    fig, axes = plt.subplots(len(models), len(panels), figsize=(2.8 * len(panels), 2.6 * len(models) + 0.8),
+                             dpi=150, squeeze=False, sharey=True, layout="constrained")
     for row, model in enumerate(models):
         for col, panel in enumerate(panels):
             ax = axes[row][col]
             rows = table[(table["model"] == model) & (table[columns] == panel)]
             for (variant, kind), group in rows.groupby(["variant", "kind"]):
                 series = group.groupby("layer")[value].mean()
-                ax.plot(series.index, series.values, _KIND_STYLE.get(kind, "-."), marker="o", ms=3,
-                        label=f"{variant} ({kind})")
+                ax.plot(series.index, series.values, _KIND_STYLE.get(kind, "-."), color=colors[variant], marker="o",
+                        ms=3, label=f"{variant} ({kind})")
             ax.set_title(f"{model}: {panel}", fontsize=9)
             ax.set_xlabel("layer")
             ax.grid(alpha=0.3)
@@ -80,16 +86,16 @@ def _by_layer(table: pd.DataFrame, value: str, columns: str, title: str, ylabel:
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
-    fig.legend(list(handles.values()), list(handles), fontsize=7, loc="outside lower center", ncol=3)
+    fig.legend(list(handles.values()), list(handles), fontsize=7, loc="outside lower center", ncol=4)
     fig.suptitle(title)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, bbox_inches="tight")
+    fig.savefig(out)
     plt.close(fig)
 
 
 def stable_rank_by_layer(geometry: pd.DataFrame, out: str | Path) -> None:
     """Stable rank of the update per layer, one panel per module type (the LoRA-safety paper's Fig. 1)."""
-    modules = geometry.drop_duplicates(["model", "variant", "name"])
+    modules = geometry.drop_duplicates(["model", "variant", "name"]).sort_values("module", key=_module_order)
     _by_layer(modules, "stable_rank", "module", "Stable rank of the update dW", "stable rank", out, logy=True)
 
 
