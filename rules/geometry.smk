@@ -28,7 +28,9 @@ def variant_kind(variant):
 
 
 def alpha_sweeps():
-    """Merge variants grouped by what they merge and how; a plain sweep also has its `from` at alpha 1."""
+    """Merge variants grouped by what they merge and how. A plain sweep also has its `from` at
+    alpha 1 and, when that trained from the base model, the `none` variants at alpha 0."""
+    untrained = [name for name, spec in SPECS.items() if spec["method"] == "none"]
     sweeps = {}
     for name in MERGED:
         spec = SPECS[name]
@@ -37,6 +39,8 @@ def alpha_sweeps():
         sweeps.setdefault(label, {})[name] = merge["alpha"]
         if merge["kind"] == "plain":
             sweeps[label][spec["from"]] = 1.0
+            if "from" not in SPECS[spec["from"]]:
+                sweeps[label].update(dict.fromkeys(untrained, 0.0))
     return sweeps
 
 

@@ -32,6 +32,8 @@ _EPS = 1e-8
 
 def _spans(subspace: Subspace, kind: str, norm: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(left k x out, right in x k) multipliers of dW for this kind; None where a side is not penalised."""
+    if kind not in KINDS:
+        raise ValueError(f"regularizer kind '{kind}': must be one of {', '.join(KINDS)}")
     U, S, V = subspace.U, subspace.S, subspace.V
     left = {"column": S[:, None] * U.T, "uniform": U.T, "both": S[:, None] * U.T}.get(kind)
     right = {"row": V * S, "both": V * S}.get(kind)
@@ -44,9 +46,12 @@ def _spans(subspace: Subspace, kind: str, norm: bool) -> tuple[torch.Tensor | No
 def overlap_penalty(B: torch.Tensor, A: torch.Tensor, subspace: Subspace, kind: str = "column",
                     norm: bool = False) -> torch.Tensor:
     """P for the update dW = B A (B: out x r, A: r x in) against W0's top-k ``subspace``."""
-    if kind not in KINDS:
-        raise ValueError(f"regularizer kind '{kind}': must be one of {', '.join(KINDS)}")
-    left, right = _spans(subspace.to(A), kind, norm)
+    return span_penalty(B, A, *_spans(subspace.to(A), kind, norm), norm)
+
+
+def span_penalty(B: torch.Tensor, A: torch.Tensor, left: torch.Tensor | None, right: torch.Tensor | None,
+                 norm: bool) -> torch.Tensor:
+    """||left B A right||_F^2 (a missing side is the identity), over ||B A||_F^2 + 1e-8 in the norm form."""
     b = B if left is None else left @ B
     a = A if right is None else A @ right
     value = (b @ a).square().sum()
@@ -68,15 +73,18 @@ class OverlapSFTTrainer(SFTTrainer):
         self.regularizer = regularizer
         self.targets = self._targets()
 
-    def _targets(self) -> list[tuple[torch.Tensor, torch.Tensor, Subspace]]:
+    def _targets(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]]:
+        """(B, A, left span, right span) per penalised adapter; the spans are fixed, so they are built once."""
         from peft.tuners.lora import LoraLayer
 
         spec, targets = self.regularizer, []
         for name, module in self.model.named_modules():
             if isinstance(module, LoraLayer) and name.rsplit(".", 1)[-1] in spec["target_modules"]:
                 for adapter in module.active_adapters:
+                    A = module.lora_A[adapter].weight
                     subspace = top_subspace(module.get_base_layer().weight, spec["k"], spec["svd_cache"])
-                    targets.append((module.lora_B[adapter].weight, module.lora_A[adapter].weight, subspace))
+                    spans = _spans(subspace.to(A), spec["kind"], spec["norm"])
+                    targets.append((module.lora_B[adapter].weight, A, *spans))
         if not targets:
             raise ValueError(f"regularizer.target_modules {spec['target_modules']}: no LoRA module of the model "
                              "has one of these names")
@@ -85,8 +93,7 @@ class OverlapSFTTrainer(SFTTrainer):
         return targets
 
     def overlap_penalty(self) -> torch.Tensor:
-        spec = self.regularizer
-        return sum(overlap_penalty(B, A, subspace, spec["kind"], spec["norm"]) for B, A, subspace in self.targets)
+        return sum(span_penalty(B, A, left, right, self.regularizer["norm"]) for B, A, left, right in self.targets)
 
     def _penalty_scale(self, num_items_in_batch: Any) -> float:
         """1 / accumulation steps when the trainer will not divide the loss itself, so that beta
