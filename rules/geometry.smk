@@ -35,7 +35,9 @@ def alpha_sweeps():
     for name in MERGED:
         spec = SPECS[name]
         merge = spec["merge"]
-        label = spec["from"] + (f" projected k={merge['k']} {merge['sides']}-sided" if merge["kind"] == "projected" else "")
+        label = spec["from"]
+        if merge["kind"] == "projected":
+            label += f" projected k={merge['k']} {merge['sides']}-sided"
         sweeps.setdefault(label, {})[name] = merge["alpha"]
         if merge["kind"] == "plain":
             sweeps[label][spec["from"]] = 1.0

@@ -95,7 +95,8 @@ def test_lora_update_is_peft_scaled_delta_and_keeps_its_rank(toy_base, tmp_path)
     expected = (layer.lora_B["default"].weight @ layer.lora_A["default"].weight).detach() * 4 / 2  # alpha / r
     [update] = [u for u in ModelUpdate(toy_base, tmp_path / "adapter").linear() if u.name.endswith("0.mlp.up_proj")]
     assert torch.allclose(update.delta, expected, atol=1e-6)
-    assert table.loc[table["name"] == update.name, "fro_norm"].iloc[0] == pytest.approx(float(expected.norm()), rel=1e-5)
+    fro_norm = table.loc[table["name"] == update.name, "fro_norm"].iloc[0]
+    assert fro_norm == pytest.approx(float(expected.norm()), rel=1e-5)
 
 
 def test_full_update_covers_changed_modules_only(toy_base, tmp_path, toy_tokenizer):

@@ -102,10 +102,9 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
         return spec
     if "from" in variant:
         spec["from"] = variant["from"]
-    for block in ("regularizer", "merge"):
-        if block in variant and (block, method) not in (("regularizer", "lora"), ("merge", "merge")):
-            raise ConfigError(f"config key 'variants.{name}.{block}': only `{'lora' if block == 'regularizer' else 'merge'}`"
-                              " variants take it")
+    for block, owner in (("regularizer", "lora"), ("merge", "merge")):
+        if block in variant and method != owner:
+            raise ConfigError(f"config key 'variants.{name}.{block}': only `{owner}` variants take it")
     if method == "merge":
         return resolve_merge(config, variant, name)
     dataset = variant.get("dataset")

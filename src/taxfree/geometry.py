@@ -156,15 +156,20 @@ class ModelUpdate:
         for name, module in self.model.named_modules():
             if isinstance(module, torch.nn.Linear) and _LAYER.search(name):
                 base = self.reference[f"{name}.weight"]
-                delta = module.weight.detach() - base.detach()
+                delta = module.weight.detach().float() - base.detach().float()  # bf16 would round dW away
                 if delta.any():
                     yield LinearUpdate(name, module.weight, base, delta)
 
     def others(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(parameter, W0) of every other parameter a full fine-tune changed (embeddings, norms, head)."""
+        """(parameter, W0) of every other parameter of a full fine-tune (embeddings, norms, head).
+
+        An adapter has none: biases that LoRA trained (bias != none) stay as trained.
+        """
+        if self.adapter:
+            return
         linear = {f"{name}.weight" for name, module in self.model.named_modules()
                   if isinstance(module, torch.nn.Linear) and _LAYER.search(name)}
-        for name, param in self.model.named_parameters() if not self.adapter else ():
+        for name, param in self.model.named_parameters():
             if name not in linear:
                 yield param, self.reference[name]
 
