@@ -3,8 +3,10 @@
 Both train the toy model (default architecture) on the same refusal rows with the same
 LoRA (rank 8 on every linear module) through taxfree's training; the regularized run adds
 the column penalty on gate/up/down. Prints JSON: ``ratio`` = regularized seconds per step
-/ plain, best of ``--repeats`` interleaved runs each (target <= 1.20); ``svd_s`` is the one-off randomized SVD of the penalised base
-weights (cached on disk afterwards, not part of the steps).
+/ plain, best of ``--repeats`` interleaved runs each (target <= 1.20); ``penalty_s_per_step``
+is the penalty's forward and backward timed alone (compare with ``plain_s_per_step``);
+``svd_s`` is the one-off randomized SVD of the penalised base weights (cached on disk
+afterwards, not part of the steps).
 """
 
 from __future__ import annotations
@@ -32,6 +34,26 @@ REGULARIZER = {"kind": "column", "norm": False, "target_modules": ["gate_proj", 
 def seconds_per_step(base: Path, data: Path, out: Path, spec: dict) -> float:
     metrics = train_sft(base, data, spec, out / "model", out / "ckpt")
     return metrics["train_runtime"] / metrics["log_history"][-1]["step"]
+
+
+def penalty_seconds(base: Path, calls: int = 100) -> float:
+    """The penalty's forward and backward alone, per call: the overhead free of the machine's noise."""
+    from peft import get_peft_model
+    from peft.tuners.lora import LoraLayer
+
+    from taxfree.regularizers import overlap_penalty
+    from taxfree.train import lora_config
+
+    model = load_model(base, dtype="float32")
+    model = get_peft_model(model, lora_config(model, LORA))
+    targets = [(m.lora_B["default"].weight, m.lora_A["default"].weight, top_subspace(m.get_base_layer().weight,
+                                                                                       REGULARIZER["k"]))
+               for name, m in model.named_modules()
+               if isinstance(m, LoraLayer) and name.rsplit(".", 1)[-1] in REGULARIZER["target_modules"]]
+    start = time.perf_counter()
+    for _ in range(calls):
+        sum(overlap_penalty(B, A, sub, REGULARIZER["kind"]) for B, A, sub in targets).backward()
+    return (time.perf_counter() - start) / calls
 
 
 def svd_seconds(base: Path, k: int, modules: list[str]) -> float:
@@ -69,6 +91,7 @@ def main() -> None:
                       "threads": args.threads, "repeats": args.repeats, "precision": args.precision, "lora_rank": LORA["rank"],
                       "regularizer": REGULARIZER, "plain_s_per_step": round(plain_s, 4),
                       "regularized_s_per_step": round(reg_s, 4), "ratio": round(reg_s / plain_s, 3),
+                      "penalty_s_per_step": round(penalty_seconds(work / "base"), 5),
                       "svd_s": round(svd_seconds(work / "base", REGULARIZER["k"], REGULARIZER["target_modules"]), 3)}))
 
 

@@ -16,7 +16,9 @@ rule align:
         launcher=lambda wildcards: train_launcher(SPECS[wildcards.variant]["method"]),
         remote_code=lambda wildcards: remote_code_flag(wildcards.model),
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/{wildcards.variant}/checkpoints",
-        code=lambda wildcards: source_hash("train", "data", "models", "io", *regularizer_sources(wildcards.variant)),
+        code=lambda wildcards: source_hash(
+            "train", "data", "models", "io", *regularizer_sources(wildcards.variant)
+        ),
     wildcard_constraints:
         variant=alternation(TRAINED),
     threads: config["resources"]["train_threads"]

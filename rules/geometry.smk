@@ -29,7 +29,8 @@ def variant_kind(variant):
 
 def alpha_sweeps():
     """Merge variants grouped by what they merge and how. A plain sweep also has its `from` at
-    alpha 1 and, when that trained from the base model, the `none` variants at alpha 0."""
+    alpha 1 and, when that trained from the base model, the `none` variants at alpha 0.
+    """
     untrained = [name for name, spec in SPECS.items() if spec["method"] == "none"]
     sweeps = {}
     for name in MERGED:
@@ -50,7 +51,10 @@ def geometry_outputs():
     trained = [(m, v) for m in MODELS for v in VARIANTS_OF[m] if v in UPDATED]
     outputs = [geometry_file(m, v) for m, v in trained]
     if trained:
-        outputs += [f"{RESULTS}/figures/stable_rank.png", f"{RESULTS}/figures/overlap.png"]
+        outputs += [
+            f"{RESULTS}/figures/stable_rank.png",
+            f"{RESULTS}/figures/overlap.png",
+        ]
     if MERGED:
         outputs.append(f"{RESULTS}/figures/alpha_sweep.png")
     return outputs
@@ -59,18 +63,22 @@ def geometry_outputs():
 rule merge:
     input:
         reference=lambda wildcards: update_reference(wildcards.model, wildcards.variant),
-        tuned=lambda wildcards: variant_model(wildcards.model, SPECS[wildcards.variant]["from"]),
+        tuned=lambda wildcards: variant_model(
+            wildcards.model, SPECS[wildcards.variant]["from"]
+        ),
     output:
         directory(f"{RESULTS}/{{model}}/{{variant}}/model"),
     log:
         "logs/merge/{model}/{variant}.log",
-    params:
-        spec=lambda wildcards: SPECS[wildcards.variant]["merge"],
-        trust_remote_code=lambda wildcards: MODELS[wildcards.model].get("trust_remote_code", False),
-        code=source_hash("merge", "geometry", "models", "io"),
     wildcard_constraints:
         variant=alternation(MERGED),
     threads: config["resources"]["train_threads"]
+    params:
+        spec=lambda wildcards: SPECS[wildcards.variant]["merge"],
+        trust_remote_code=lambda wildcards: MODELS[wildcards.model].get(
+            "trust_remote_code", False
+        ),
+        code=source_hash("merge", "geometry", "models", "io"),
     script:
         "../scripts/merge.py"
 
@@ -83,16 +91,18 @@ rule geometry:
         geometry_file("{model}", "{variant}"),
     log:
         "logs/geometry/{model}/{variant}.log",
+    wildcard_constraints:
+        variant=alternation(UPDATED),
+    threads: config["resources"]["train_threads"]
     params:
         ks=GEOMETRY["ks"],
         niter=GEOMETRY["niter"],
         oversample=GEOMETRY["oversample"],
         svd_cache=svd_cache(config),
-        trust_remote_code=lambda wildcards: MODELS[wildcards.model].get("trust_remote_code", False),
+        trust_remote_code=lambda wildcards: MODELS[wildcards.model].get(
+            "trust_remote_code", False
+        ),
         code=source_hash("geometry", "models", "io"),
-    wildcard_constraints:
-        variant=alternation(UPDATED),
-    threads: config["resources"]["train_threads"]
     script:
         "../scripts/geometry.py"
 
@@ -105,11 +115,11 @@ rule figure_geometry:
         overlap=f"{RESULTS}/figures/overlap.png",
     log:
         "logs/figure_geometry.log",
+    localrule: True
     params:
         kinds={v: variant_kind(v) for v in UPDATED},
         k=GEOMETRY["ks"][0],
         code=source_hash("figures", "io"),
-    localrule: True
     script:
         "../scripts/figure_geometry.py"
 
@@ -121,10 +131,10 @@ rule figure_alpha_sweep:
         f"{RESULTS}/figures/alpha_sweep.png",
     log:
         "logs/figure_alpha_sweep.log",
+    localrule: True
     params:
         sweeps=alpha_sweeps(),
         axes=config["figures"]["tradeoff"],
         code=source_hash("figures", "io"),
-    localrule: True
     script:
         "../scripts/figure_alpha_sweep.py"
