@@ -86,6 +86,16 @@ def test_outputs(run):
     assert "train_loss" in (run / "logs" / "align" / "toy" / "full.log").read_text()
 
 
+def test_geometry_outputs(run):
+    lora = pd.read_parquet(run / "results" / "toy" / "lora_r1_up" / "geometry.parquet")
+    full = pd.read_parquet(run / "results" / "toy" / "full" / "geometry.parquet")
+    assert set(lora["module"]) == {"up_proj"} and len(set(full["module"])) == 7
+    assert (lora["stable_rank"] < 1 + 1e-4).all() and (full["stable_rank"] > 1).all()
+    assert {"layer", "k", "fro_norm", "spectral_norm", "overlap_left", "overlap_right", "overlap_both"} <= set(full)
+    for figure in ("stable_rank", "overlap"):
+        assert (run / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
+
+
 def test_dvc_metrics_show_lists_every_metric(run):
     import json
     import shutil
