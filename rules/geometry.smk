@@ -118,7 +118,6 @@ rule figure_geometry:
     localrule: True
     params:
         kinds={v: variant_kind(v) for v in UPDATED},
-        k=GEOMETRY["ks"][0],
         code=source_hash("figures", "io"),
     script:
         "../scripts/figure_geometry.py"

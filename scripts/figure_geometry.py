@@ -12,4 +12,4 @@ with redirect_output(snakemake.log[0]):
     with atomic_path(snakemake.output.stable_rank) as tmp:
         stable_rank_by_layer(table, tmp)
     with atomic_path(snakemake.output.overlap) as tmp:
-        overlap_by_layer(table, snakemake.params.k, tmp)
+        overlap_by_layer(table, tmp)

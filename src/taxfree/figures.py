@@ -61,18 +61,18 @@ def _module_order(modules: pd.Series) -> pd.Series:
 
 
 def _by_layer(table: pd.DataFrame, value: str, columns: str, title: str, ylabel: str, out: str | Path,
-              logy: bool = False) -> None:
-    """One panel per (model, ``columns`` value); one line per variant over layers, styled by its kind."""
+              logy: bool = False, rows: str = "model") -> None:
+    """One panel per (``rows`` value, ``columns`` value); one line per variant over layers, styled by its kind."""
     plt = _pyplot()
-    models, panels = sorted(table["model"].unique()), list(dict.fromkeys(table[columns]))
+    models, panels = list(dict.fromkeys(table[rows])), list(dict.fromkeys(table[columns]))
     colors = {variant: f"C{i % 10}" for i, variant in enumerate(sorted(table["variant"].unique()))}
     fig, axes = plt.subplots(len(models), len(panels), figsize=(2.8 * len(panels), 2.6 * len(models) + 0.8),
-                             dpi=150, squeeze=False, sharey=True, layout="constrained")
+                             dpi=150, squeeze=False, sharey="row", layout="constrained")
     for row, model in enumerate(models):
         for col, panel in enumerate(panels):
             ax = axes[row][col]
-            rows = table[(table["model"] == model) & (table[columns] == panel)]
-            for (variant, kind), group in rows.groupby(["variant", "kind"]):
+            selected = table[(table[rows] == model) & (table[columns] == panel)]
+            for (variant, kind), group in selected.groupby(["variant", "kind"]):
                 series = group.groupby("layer")[value].mean()
                 ax.plot(series.index, series.values, _KIND_STYLE.get(kind, "-."), color=colors[variant], marker="o",
                         ms=3, label=f"{variant} ({kind})")
@@ -99,13 +99,16 @@ def stable_rank_by_layer(geometry: pd.DataFrame, out: str | Path) -> None:
     _by_layer(modules, "stable_rank", "module", "Stable rank of the update dW", "stable rank", out, logy=True)
 
 
-def overlap_by_layer(geometry: pd.DataFrame, k: int, out: str | Path) -> None:
-    """Share of the update's energy in W0's top-k subspace per layer (mean over modules), left/right/both."""
-    rows = geometry[geometry["k"] == k].melt(id_vars=["model", "variant", "kind", "layer", "name"],
-                                            value_vars=["overlap_left", "overlap_right", "overlap_both"],
-                                            var_name="side", value_name="overlap")
+def overlap_by_layer(geometry: pd.DataFrame, out: str | Path) -> None:
+    """Share of the update's energy in W0's top-k subspace per layer (mean over modules): a row of
+    panels per (model, k), one panel per side (left, right, both)."""
+    rows = geometry.sort_values(["model", "k"]).melt(
+        id_vars=["model", "variant", "kind", "layer", "name", "k"],
+        value_vars=["overlap_left", "overlap_right", "overlap_both"], var_name="side", value_name="overlap")
     rows["side"] = rows["side"].str.removeprefix("overlap_")
-    _by_layer(rows, "overlap", "side", f"Overlap of dW with W0's top-{k} singular subspace", "overlap", out)
+    rows["subspace"] = rows["model"] + ", top-" + rows["k"].astype(str)
+    _by_layer(rows, "overlap", "side", "Overlap of dW with W0's top-k singular subspace", "overlap", out,
+              rows="subspace")
 
 
 def alpha_sweep(summary: pd.DataFrame, sweeps: dict[str, dict[str, float]], benchmarks: list[str],
