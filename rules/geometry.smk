@@ -94,6 +94,9 @@ rule geometry:
     wildcard_constraints:
         variant=alternation(UPDATED),
     threads: config["resources"]["train_threads"]
+    resources:
+        # Exact spectral norms of every updated module: a GPU where training has one.
+        gpu=min(1, config["resources"]["train_gpus"]),
     params:
         ks=GEOMETRY["ks"],
         niter=GEOMETRY["niter"],
