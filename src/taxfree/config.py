@@ -39,9 +39,15 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
         return yaml.safe_load(handle)
 
 
+def schema_defaults(block: str) -> dict[str, Any]:
+    """The defaults of a schema definition's properties."""
+    return {key: prop["default"] for key, prop in load_schema()["$defs"][block]["properties"].items()
+            if "default" in prop}
+
+
 def training_defaults() -> dict[str, Any]:
     """The schema's default ``training`` block (the paper's settings)."""
-    return {key: prop["default"] for key, prop in load_schema()["$defs"]["training"]["properties"].items()}
+    return schema_defaults("training")
 
 
 def _check(instance: Any, schema: dict[str, Any], defs: dict[str, Any], where: str) -> None:
@@ -122,12 +128,6 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
     elif "lora" in variant:
         raise ConfigError(f"config key 'variants.{name}.lora': only `lora` variants take LoRA settings")
     return spec
-
-
-def schema_defaults(block: str) -> dict[str, Any]:
-    """The defaults of a schema definition's properties."""
-    return {key: prop["default"] for key, prop in load_schema()["$defs"][block]["properties"].items()
-            if "default" in prop}
 
 
 def svd_cache(config: dict[str, Any]) -> str:
