@@ -21,6 +21,7 @@ include: "rules/pretrain.smk"
 include: "rules/align.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/geometry.smk"
 
 
 rule all:

@@ -18,6 +18,14 @@ rule align:
         launcher=lambda wildcards: train_launcher(SPECS[wildcards.variant]["method"]),
         remote_code=lambda wildcards: remote_code_flag(wildcards.model),
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/{wildcards.variant}/checkpoints",
-        code=source_hash("train", "data", "models", "io", "provenance", "cli"),
+        code=lambda wildcards: source_hash(
+            "train",
+            "data",
+            "models",
+            "io",
+            "provenance",
+            "cli",
+            *regularizer_sources(wildcards.variant),
+        ),
     shell:
         TRAIN_CMD

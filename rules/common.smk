@@ -3,10 +3,11 @@ import json
 import re
 import shlex
 import sys
+from types import SimpleNamespace
 
 from snakemake.utils import validate
 
-from taxfree.config import check_references, resolve_training
+from taxfree.config import check_references, resolve_training, svd_cache
 from taxfree.provenance import source_hash
 
 validate(config, "../schemas/config.schema.yaml")
@@ -16,7 +17,9 @@ RESULTS = config["results_dir"]
 MODELS = config["models"]
 BENCHMARKS = config["benchmarks"]
 ABLATIONS = config["figures"]["ablations"]
-TRAINED = [name for name, spec in SPECS.items() if spec["method"] != "none"]
+TRAINED = [
+    name for name, spec in SPECS.items() if spec["method"] not in ("none", "merge")
+]
 VARIANTS_OF = {
     model: [
         name
@@ -108,6 +111,7 @@ def final_outputs():
         *rules.aggregate.output,
         *rules.figure_tradeoff.output,
         *expand(rules.figure_ablation.output, ablation=ABLATIONS),
+        *geometry_outputs(),
     ]
 
 
@@ -131,3 +135,62 @@ def remote_code_flag(model):
     return (
         "--trust-remote-code" if MODELS[model].get("trust_remote_code", False) else ""
     )
+
+
+# Weight geometry (DESIGN.md 4.2): which variants are merged or analysed, and against what.
+MERGED = [name for name, spec in SPECS.items() if spec["method"] == "merge"]
+UPDATED = [name for name, spec in SPECS.items() if spec["method"] != "none"]
+GEOMETRY = config["geometry"]
+
+
+def update_reference(model, variant):
+    """W0 of a variant's update: the model it trained from (for a merge, its `from` variant's)."""
+    spec = SPECS[variant]
+    if spec["method"] == "merge":
+        return update_reference(model, spec["from"])
+    return starting_model(SimpleNamespace(model=model, variant=variant))
+
+
+def geometry_file(model, variant):
+    return f"{RESULTS}/{model}/{variant}/geometry.parquet"
+
+
+def variant_kind(variant):
+    """How figures label a variant's method: full, lora, lora+reg or merge."""
+    spec = SPECS[variant]
+    return "lora+reg" if "regularizer" in spec else spec["method"]
+
+
+def alpha_sweeps():
+    """Merge variants grouped by what they merge and how. A plain sweep also has its `from` at
+    alpha 1 and, when that trained from the base model, the `none` variants at alpha 0.
+    """
+    untrained = [name for name, spec in SPECS.items() if spec["method"] == "none"]
+    sweeps = {}
+    for name in MERGED:
+        spec = SPECS[name]
+        merge = spec["merge"]
+        label = spec["from"]
+        if merge["kind"] == "projected":
+            label += f" projected k={merge['k']} {merge['sides']}-sided"
+        sweeps.setdefault(label, {})[name] = merge["alpha"]
+        if merge["kind"] == "plain":
+            sweeps[label][spec["from"]] = 1.0
+            if "from" not in SPECS[spec["from"]]:
+                sweeps[label].update(dict.fromkeys(untrained, 0.0))
+    return sweeps
+
+
+def geometry_outputs():
+    trained = [(m, v) for m in MODELS for v in VARIANTS_OF[m] if v in UPDATED]
+    outputs = [geometry_file(m, v) for m, v in trained]
+    if trained:
+        outputs += rules.figure_geometry.output
+    if MERGED:
+        outputs += rules.figure_alpha_sweep.output
+    return outputs
+
+
+def regularizer_sources(variant):
+    """Regularized variants also depend on the regularizer's modules; the others do not rerun on their edits."""
+    return ("regularizers", "geometry") if "regularizer" in SPECS[variant] else ()

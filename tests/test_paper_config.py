@@ -19,9 +19,11 @@ def dry_run(configfile=REPO / "configs" / "paper.yaml"):
 def test_paper_grid_is_planned():
     out = dry_run()
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
-    # 2 models x 13 variants trained, + the headline range on the 14B only.
-    assert counts["align"] == "27" and counts["fetch_model"] == "2"
-    assert counts["generate"] == str(2 * 14 * 8 + 8) and counts["prepare_benchmark"] == "8"
+    # 2 models x (13 variants + 10 regularized) trained, + the headline range on the 14B only;
+    # 6 merges per model; every trained or merged variant analysed.
+    assert counts["align"] == str(2 * 23 + 1) and counts["fetch_model"] == "2"
+    assert counts["merge"] == str(2 * 6) and counts["geometry"] == str(2 * 29 + 1)
+    assert counts["generate"] == str(2 * 30 * 8 + 8) and counts["prepare_benchmark"] == "8"
     assert re.search(r"taxfree judge --judge llama_guard --settings '\{\"model\": \"meta-llama/Llama-Guard-3-8B\".*"
                      r"--out results/r1_qwen_7b/full/scores/strongreject.jsonl", out)
     assert "taxfree grade --grader code --in results/r1_qwen_7b/full/generations/humaneval.jsonl" in out

@@ -59,6 +59,16 @@ def test_outputs(run):
     assert "train_loss" in (run / "logs" / "align" / "toy" / "full.log").read_text()
 
 
+def test_geometry_outputs(run):
+    lora = pd.read_parquet(run / "results" / "toy" / "lora_r1_up" / "geometry.parquet")
+    full = pd.read_parquet(run / "results" / "toy" / "full" / "geometry.parquet")
+    assert set(lora["module"]) == {"up_proj"} and len(set(full["module"])) == 7
+    assert (lora["stable_rank"] < 1 + 1e-4).all() and (full["stable_rank"] > 1).all()
+    assert {"layer", "k", "fro_norm", "spectral_norm", "overlap_left", "overlap_right", "overlap_both"} <= set(full)
+    for figure in ("stable_rank", "overlap"):
+        assert (run / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
+
+
 def test_dvc_metrics_show_lists_every_metric(run):
     import json
     import shutil
@@ -109,8 +119,10 @@ def test_parameter_change_reruns_only_that_variant(run, tmp_path):
     finally:
         (run / "config.yaml").write_text(yaml.safe_dump(REDUCED))
     rules = {rule for rule, _ in jobs}
-    assert rules == {"align", "generate", "score", "aggregate", "figure_tradeoff", "figure_ablation", "all"}
-    assert all("variant=lora_r1_up" in wildcards for rule, wildcards in jobs if rule in ("align", "generate", "score"))
+    assert rules == {"align", "generate", "score", "aggregate", "figure_tradeoff", "figure_ablation", "geometry",
+                     "figure_geometry", "all"}
+    assert all("variant=lora_r1_up" in wildcards for rule, wildcards in jobs
+               if rule in ("align", "generate", "score", "geometry"))
     assert sum(rule == "generate" for rule, _ in jobs) == 3
 
 

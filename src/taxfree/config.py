@@ -39,9 +39,15 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
         return yaml.safe_load(handle)
 
 
+def schema_defaults(block: str) -> dict[str, Any]:
+    """The defaults of a schema definition's properties."""
+    return {key: prop["default"] for key, prop in load_schema()["$defs"][block]["properties"].items()
+            if "default" in prop}
+
+
 def training_defaults() -> dict[str, Any]:
     """The schema's default ``training`` block (the paper's settings)."""
-    return {key: prop["default"] for key, prop in load_schema()["$defs"]["training"]["properties"].items()}
+    return schema_defaults("training")
 
 
 def _check(instance: Any, schema: dict[str, Any], defs: dict[str, Any], where: str) -> None:
@@ -95,13 +101,18 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
         variant = deep_merge(parse_mode(variant["mode"], f"variants.{name}.mode"),
                              {k: v for k, v in variant.items() if k != "mode"})
     method = variant.get("method")
-    if method not in ("none", "full", "lora"):
-        raise ConfigError(f"config key 'variants.{name}.method': must be none, full or lora")
+    if method not in ("none", "full", "lora", "merge"):
+        raise ConfigError(f"config key 'variants.{name}.method': must be none, full, lora or merge")
     spec: dict[str, Any] = {"method": method}
     if method == "none":
         return spec
     if "from" in variant:
         spec["from"] = variant["from"]
+    for block, owner in (("regularizer", "lora"), ("merge", "merge")):
+        if block in variant and method != owner:
+            raise ConfigError(f"config key 'variants.{name}.{block}': only `{owner}` variants take it")
+    if method == "merge":
+        return resolve_merge(config, variant, name)
     dataset = variant.get("dataset")
     if dataset not in config.get("datasets", {}):
         raise ConfigError(f"config key 'variants.{name}.dataset': unknown data set '{dataset}' "
@@ -112,9 +123,49 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
         defs = load_schema()["$defs"]
         spec["lora"] = deep_merge(config["lora"], variant.get("lora", {}))
         _check(spec["lora"], defs["lora"], defs, f"variants.{name}.lora")
+        if "regularizer" in variant:
+            spec["regularizer"] = resolve_regularizer(config, variant["regularizer"], spec["lora"], name)
     elif "lora" in variant:
         raise ConfigError(f"config key 'variants.{name}.lora': only `lora` variants take LoRA settings")
     return spec
+
+
+def svd_cache(config: dict[str, Any]) -> str:
+    """Where top singular vectors of base weights are cached (shared by analysis, regularizers and merges)."""
+    return config.get("geometry", {}).get("svd_cache") or f"{config.get('results_dir', 'results')}/svd_cache"
+
+
+def resolve_regularizer(config: dict[str, Any], block: dict[str, Any], lora: dict[str, Any],
+                        name: str) -> dict[str, Any]:
+    """A LoRA variant's overlap regularizer with defaults; every target module must be adapted."""
+    from taxfree.models import LINEAR_GROUPS
+
+    defs = load_schema()["$defs"]
+    spec = deep_merge(schema_defaults("regularizer"), block)
+    _check(spec, defs["regularizer"], defs, f"variants.{name}.regularizer")
+    adapted = {module for item in lora["target_modules"] for module in LINEAR_GROUPS.get(item, (item,))}
+    missing = [module for module in spec["target_modules"] if module not in adapted]
+    if missing:
+        raise ConfigError(f"config key 'variants.{name}.regularizer.target_modules': {', '.join(missing)} not adapted "
+                          f"by the variant's LoRA (lora.target_modules: {', '.join(lora['target_modules'])})")
+    return {**spec, "svd_cache": svd_cache(config)}
+
+
+def resolve_merge(config: dict[str, Any], variant: dict[str, Any], name: str) -> dict[str, Any]:
+    """A merge variant: its `from` variant and the merge settings with defaults."""
+    defs = load_schema()["$defs"]
+    if "from" not in variant:
+        raise ConfigError(f"config key 'variants.{name}.from': a merge variant names the variant it merges")
+    for key in ("dataset", "training", "lora"):
+        if key in variant:
+            raise ConfigError(f"config key 'variants.{name}.{key}': a merge variant trains nothing")
+    spec = deep_merge(schema_defaults("merge"), variant.get("merge", {}))
+    _check(spec, defs["merge"], defs, f"variants.{name}.merge")
+    # The projection uses the analysis's accurate SVD settings, so a projected merge measures ~0 overlap.
+    geometry = {**schema_defaults("geometry"), **config.get("geometry", {})}
+    return {"method": "merge", "from": variant["from"],
+            "merge": {**spec, "svd_cache": svd_cache(config), "niter": geometry["niter"],
+                      "oversample": geometry["oversample"]}}
 
 
 def variant_models(config: dict[str, Any], name: str) -> list[str]:
@@ -133,6 +184,9 @@ def _check_chains(config: dict[str, Any], specs: dict[str, dict[str, Any]]) -> N
                 raise ConfigError(f"{where}: no such variant '{parent}' (have: {', '.join(specs)})")
             if parent in seen:
                 raise ConfigError(f"{where}: variants start from each other in a loop ({' -> '.join([*seen, parent])})")
+            if specs[current]["method"] == "merge" and specs[parent]["method"] not in ("full", "lora"):
+                raise ConfigError(f"{where}: a merge needs a trained (full or lora) variant, '{parent}' is "
+                                  f"{specs[parent]['method']}")
             missing = set(variant_models(config, current)) - set(variant_models(config, parent))
             if missing:
                 raise ConfigError(f"{where}: '{parent}' does not exist for model(s) {', '.join(sorted(missing))}")

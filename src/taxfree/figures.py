@@ -101,3 +101,86 @@ def ablation(summary: pd.DataFrame, variants: list[str], title: str, outs: Seque
     fig.suptitle(title)
     fig.tight_layout()
     save(fig, outs)
+
+
+_KIND_STYLE = {"full": "-", "lora": "--", "lora+reg": ":"}
+_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def _module_order(modules: pd.Series) -> pd.Series:
+    return modules.map(lambda name: _MODULES.index(name) if name in _MODULES else len(_MODULES))
+
+
+@plt.rc_context(STYLE)
+def _by_layer(table: pd.DataFrame, value: str, columns: str, title: str, ylabel: str, outs: Sequence[str | Path],
+              logy: bool = False, rows: str = "model") -> None:
+    """One panel per (``rows`` value, ``columns`` value); one line per variant over layers, styled by its kind."""
+    models, panels = list(dict.fromkeys(table[rows])), list(dict.fromkeys(table[columns]))
+    colors = {variant: f"C{i % 10}" for i, variant in enumerate(sorted(table["variant"].unique()))}
+    fig, axes = plt.subplots(len(models), len(panels), figsize=(2.8 * len(panels), 2.6 * len(models) + 0.8),
+                             dpi=150, squeeze=False, sharey="row", layout="constrained")
+    for row, model in enumerate(models):
+        for col, panel in enumerate(panels):
+            ax = axes[row][col]
+            selected = table[(table[rows] == model) & (table[columns] == panel)]
+            for (variant, kind), group in selected.groupby(["variant", "kind"]):
+                series = group.groupby("layer")[value].mean()
+                ax.plot(series.index, series.values, _KIND_STYLE.get(kind, "-."), color=colors[variant], marker="o",
+                        ms=3, label=f"{variant} ({kind})")
+            ax.set_title(f"{model}: {panel}", fontsize=9)
+            ax.set_xlabel("layer")
+            ax.grid(alpha=0.3)
+            if logy:
+                ax.set_yscale("log")
+        axes[row][0].set_ylabel(ylabel)
+    handles, labels = {}, {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), fontsize=7, loc="outside lower center", ncol=4)
+    fig.suptitle(title)
+    save(fig, outs)
+
+
+def stable_rank_by_layer(geometry: pd.DataFrame, outs: Sequence[str | Path]) -> None:
+    """Stable rank of the update per layer, one panel per module type (the LoRA-safety paper's Fig. 1)."""
+    modules = geometry.drop_duplicates(["model", "variant", "name"]).sort_values("module", key=_module_order)
+    _by_layer(modules, "stable_rank", "module", "Stable rank of the update dW", "stable rank", outs, logy=True)
+
+
+def overlap_by_layer(geometry: pd.DataFrame, outs: Sequence[str | Path]) -> None:
+    """Share of the update's energy in W0's top-k subspace per layer (mean over modules): a row of
+    panels per (model, k), one panel per side (left, right, both)."""
+    rows = geometry.sort_values(["model", "k"]).melt(
+        id_vars=["model", "variant", "kind", "layer", "name", "k"],
+        value_vars=["overlap_left", "overlap_right", "overlap_both"], var_name="side", value_name="overlap")
+    rows["side"] = rows["side"].str.removeprefix("overlap_")
+    rows["subspace"] = rows["model"] + ", top-" + rows["k"].astype(str)
+    _by_layer(rows, "overlap", "side", "Overlap of dW with W0's top-k singular subspace", "overlap", outs,
+              rows="subspace")
+
+
+@plt.rc_context(STYLE)
+def alpha_sweep(summary: pd.DataFrame, sweeps: dict[str, dict[str, float]], benchmarks: list[str],
+                outs: Sequence[str | Path]) -> None:
+    """Each benchmark's headline metric against alpha in W0 + alpha dW, one line per (sweep, benchmark)."""
+    table = headline(summary)
+    table = table[table["benchmark"].isin(benchmarks)]
+    models = sorted(table["model"].unique())
+    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4.0), dpi=150, squeeze=False)
+    for ax, model in zip(axes[0], models):
+        for label, points in sweeps.items():
+            alphas = pd.Series(points, name="alpha")
+            rows = table[(table["model"] == model) & table["variant"].isin(alphas.index)]
+            rows = rows.assign(alpha=rows["variant"].map(alphas)).sort_values("alpha")
+            for (benchmark, metric), group in rows.groupby(["benchmark", "metric"]):
+                ax.plot(group["alpha"], group["value"], marker="o", label=f"{label}: {benchmark} {metric}")
+        ax.set_title(model)
+        ax.set_xlabel("alpha (W0 + alpha dW)")
+        ax.set_ylabel("value")
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Merge strength: safety and reasoning along alpha")
+    fig.tight_layout()
+    save(fig, outs)

@@ -119,9 +119,14 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
     tokenizer = load_tokenizer(base, trust_remote_code)
     model = load_model(base, trust_remote_code, dtype="float32")
     peft = lora_config(model, spec["lora"]) if spec["method"] == "lora" else None
-    trainer = SFTTrainer(model=model, args=sft_config(spec["training"], checkpoint_dir),
-                         train_dataset=load_sft_dataset(data, tokenizer), processing_class=tokenizer,
-                         peft_config=peft)
+    trainer_class, extra = SFTTrainer, {}
+    if "regularizer" in spec:
+        from taxfree.regularizers import OverlapSFTTrainer
+
+        trainer_class, extra = OverlapSFTTrainer, {"regularizer": spec["regularizer"]}
+    trainer = trainer_class(model=model, args=sft_config(spec["training"], checkpoint_dir),
+                            train_dataset=load_sft_dataset(data, tokenizer), processing_class=tokenizer,
+                            peft_config=peft, **extra)
     if resume:
         log.info("resumed from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)

@@ -1,0 +1,14 @@
+"""Stable rank and subspace overlap per layer, by variant (rule figure_geometry)."""
+
+import pandas as pd
+
+from taxfree.figures import overlap_by_layer, stable_rank_by_layer
+from taxfree.io import atomic_path, redirect_output
+
+with redirect_output(snakemake.log[0]):
+    table = pd.concat([pd.read_parquet(path) for path in snakemake.input], ignore_index=True)
+    table["kind"] = table["variant"].map(snakemake.params.kinds)
+    table = table[table["kind"] != "merge"]
+    for figure, plot in (("stable_rank", stable_rank_by_layer), ("overlap", overlap_by_layer)):
+        with atomic_path(snakemake.output[f"{figure}_png"]) as png, atomic_path(snakemake.output[f"{figure}_pdf"]) as pdf:
+            plot(table, [png, pdf])

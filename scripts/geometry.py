@@ -1,0 +1,19 @@
+"""Stable rank, norms and subspace overlap of one variant's update (rule geometry)."""
+
+import logging
+
+import torch
+
+from taxfree.geometry import analyse
+from taxfree.io import atomic_path, redirect_output
+
+with redirect_output(snakemake.log[0]):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    torch.set_num_threads(snakemake.threads)
+    table = analyse(snakemake.input.reference, snakemake.input.model, snakemake.params.ks,
+                    snakemake.params.svd_cache, niter=snakemake.params.niter, oversample=snakemake.params.oversample,
+                    trust_remote_code=snakemake.params.trust_remote_code)
+    table.insert(0, "variant", snakemake.wildcards.variant)
+    table.insert(0, "model", snakemake.wildcards.model)
+    with atomic_path(snakemake.output[0]) as tmp:
+        table.to_parquet(tmp, index=False)
