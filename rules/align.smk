@@ -11,7 +11,7 @@ rule align:
         launcher=lambda wildcards: train_launcher(SPECS[wildcards.variant]["method"]),
         remote_code=lambda wildcards: remote_code_flag(wildcards.model),
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/{wildcards.variant}/checkpoints",
-        code=source_hash("train", "data", "models", "io"),
+        code=source_hash("train", "data", "preferences", "models", "io"),
     wildcard_constraints:
         variant=alternation(TRAINED),
     threads: config["resources"]["train_threads"]

@@ -58,7 +58,10 @@ def starting_model(wildcards):
 
 
 def prepared_dataset(wildcards):
-    return f"{RESULTS}/datasets/{SPECS[wildcards.variant]['dataset']}.jsonl"
+    spec = SPECS[wildcards.variant]
+    # DPO trains on pairs built from candidates (rules/saro.smk), everything else on prepared rows.
+    folder = "pairs" if spec["method"] == "dpo" else "datasets"
+    return f"{RESULTS}/{folder}/{spec['dataset']}.jsonl"
 
 
 def local_source(spec):
@@ -96,6 +99,7 @@ def final_outputs():
         f"{RESULTS}/summary.md",
         f"{RESULTS}/metrics.json",
         f"{RESULTS}/figures/tradeoff.png",
+        f"{RESULTS}/reasoning_tokens.csv",
     ]
 
 

@@ -29,3 +29,18 @@ rule figure_tradeoff:
     localrule: True
     script:
         "../scripts/figure_tradeoff.py"
+
+
+rule reasoning_tokens:
+    input:
+        [entry["path"] for entry in score_entries()],
+    output:
+        f"{RESULTS}/reasoning_tokens.csv",
+    log:
+        "logs/reasoning_tokens.log",
+    params:
+        entries=score_entries(),
+        code=source_hash("aggregate", "io"),
+    localrule: True
+    script:
+        "../scripts/reasoning_tokens.py"

@@ -28,6 +28,9 @@ def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], p
     base = {"model": model, "variant": variant, "benchmark": benchmark, "category": spec["category"], "n": len(rows)}
     samples = {cls.metric: [float(bool(r[cls.field])) for r in rows],
                "response_tokens": [float(r["n_response_tokens"]) for r in rows]}
+    # Generations from before reasoning was counted lack the field; the rest of the table still stands.
+    if all("n_reasoning_tokens" in r for r in rows):
+        samples["reasoning_tokens"] = [float(r["n_reasoning_tokens"]) for r in rows]
     return [{**base, "metric": metric, "value": sum(values) / len(values),
              **dict(zip(("ci_low", "ci_high"), bootstrap_interval(values)))}
             for metric, values in samples.items()]
@@ -48,6 +51,19 @@ def to_markdown(summary: pd.DataFrame) -> str:
                                  sort=False)
     table.columns = [f"{bench} {metric}" for bench, metric in table.columns]
     return table.reset_index().to_markdown(index=False, floatfmt=".3f") + "\n"
+
+
+def token_distribution(entries: list[dict[str, Any]], quantiles: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9)
+                       ) -> pd.DataFrame:
+    """Reasoning tokens per answer for every (model, variant, benchmark): mean and quantiles."""
+    records = []
+    for e in entries:
+        tokens = pd.Series([r["n_reasoning_tokens"] for r in read_jsonl(e["path"], required=("n_reasoning_tokens",))],
+                           dtype=float)
+        records.append({"model": e["model"], "variant": e["variant"], "benchmark": e["benchmark"], "n": len(tokens),
+                        "mean": tokens.mean(), **{f"p{round(q * 100)}": tokens.quantile(q) for q in quantiles},
+                        "max": tokens.max()})
+    return pd.DataFrame.from_records(records).sort_values(["model", "variant", "benchmark"], ignore_index=True)
 
 
 def to_metrics(summary: pd.DataFrame) -> dict[str, Any]:

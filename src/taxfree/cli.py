@@ -26,12 +26,12 @@ def _train(args: argparse.Namespace) -> None:
 
     import torch
 
-    from taxfree.train import train_sft
+    from taxfree.train import train
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    train_sft(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, args.trust_remote_code)
+    train(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, args.trust_remote_code)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
     grade.set_defaults(run=_grade)
     train = sub.add_parser("train", help="fine-tune a model as a resolved variant spec says (also under accelerate launch)")
     train.add_argument("--base", required=True, help="model directory or hub id to start from")
-    train.add_argument("--data", required=True, help="prepared prompt/completion JSONL")
+    train.add_argument("--data", required=True, help="prepared prompt/completion JSONL (preference pairs for method dpo)")
     train.add_argument("--spec", required=True, help="resolved variant spec as JSON")
     train.add_argument("--out", required=True, help="where the model or adapter is written")
     train.add_argument("--checkpoint-dir", required=True, help="checkpoints; a rerun resumes from the last")

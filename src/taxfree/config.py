@@ -54,7 +54,7 @@ def _check(instance: Any, schema: dict[str, Any], defs: dict[str, Any], where: s
         raise ConfigError(f"config key '{key}': {error.message}")
 
 
-DEFAULT_EPOCHS = {"lora": 10, "full": 5}  # the LoRA-safety paper's
+DEFAULT_EPOCHS = {"lora": 10, "full": 5, "dpo": 1}  # SFT: the LoRA-safety paper's; DPO: a single pass
 _MODE = re.compile(r"lora_(?P<modules>qkvo_mlp|mlp|(?:up|down|gate)_proj_only)(?:_from(?P<lo>\d+)_to(?P<hi>\d+))?"
                    r"_r(?P<rank>\d+)")
 _MODE_MODULES = {"qkvo_mlp": ["all"], "mlp": ["mlp"]}
@@ -95,8 +95,8 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
         variant = deep_merge(parse_mode(variant["mode"], f"variants.{name}.mode"),
                              {k: v for k, v in variant.items() if k != "mode"})
     method = variant.get("method")
-    if method not in ("none", "full", "lora"):
-        raise ConfigError(f"config key 'variants.{name}.method': must be none, full or lora")
+    if method not in ("none", "full", "lora", "dpo"):
+        raise ConfigError(f"config key 'variants.{name}.method': must be none, full, lora or dpo")
     spec: dict[str, Any] = {"method": method}
     if method == "none":
         return spec
@@ -106,15 +106,38 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
     if dataset not in config.get("datasets", {}):
         raise ConfigError(f"config key 'variants.{name}.dataset': unknown data set '{dataset}' "
                           f"(have: {', '.join(config.get('datasets', {})) or 'none'})")
+    _check_data_format(config["datasets"][dataset], method, f"variants.{name}.dataset")
     spec["dataset"] = dataset
     spec["training"] = resolve_training(config, variant.get("training", {}), f"variants.{name}.training", method)
-    if method == "lora":
+    if method == "dpo":
+        spec["dpo"] = _resolve_block(variant.get("dpo", {}), "dpo", f"variants.{name}.dpo")
+    elif "dpo" in variant:
+        raise ConfigError(f"config key 'variants.{name}.dpo': only `dpo` variants take DPO settings")
+    if method == "lora" or spec.get("dpo", {}).get("parameters") == "lora":
         defs = load_schema()["$defs"]
         spec["lora"] = deep_merge(config["lora"], variant.get("lora", {}))
         _check(spec["lora"], defs["lora"], defs, f"variants.{name}.lora")
     elif "lora" in variant:
-        raise ConfigError(f"config key 'variants.{name}.lora': only `lora` variants take LoRA settings")
+        raise ConfigError(f"config key 'variants.{name}.lora': only `lora` variants (and `dpo` ones with "
+                          "parameters lora) take LoRA settings")
     return spec
+
+
+def _resolve_block(overrides: dict[str, Any], definition: str, where: str) -> dict[str, Any]:
+    """A block with the schema definition's defaults filled in, checked."""
+    defs = load_schema()["$defs"]
+    block = {key: prop["default"] for key, prop in defs[definition]["properties"].items()} | overrides
+    _check(block, defs[definition], defs, where)
+    return block
+
+
+def _check_data_format(dataset: dict[str, Any], method: str, where: str) -> None:
+    """DPO trains on preference candidates, SFT on anything else."""
+    pairs = dataset.get("format") == "candidates"
+    if method == "dpo" and not pairs:
+        raise ConfigError(f"config key '{where}': method dpo needs a data set with format candidates")
+    if method != "dpo" and pairs:
+        raise ConfigError(f"config key '{where}': a data set with format candidates is for method dpo only")
 
 
 def variant_models(config: dict[str, Any], name: str) -> list[str]:

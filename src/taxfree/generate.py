@@ -6,13 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from taxfree.io import read_jsonl, write_jsonl
-from taxfree.judges import final_answer
+from taxfree.judges import final_answer, reasoning
 from taxfree.models import load_model, load_tokenizer
 
 
 def chat_prompt(tokenizer: Any, prompt: str) -> str:
     return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                          add_generation_prompt=True)
+
+
+def reasoning_tokens(tokenizer: Any, response: str) -> int:
+    """Tokens of the response's reasoning block (its text, without the tags): the overhead of thinking."""
+    text = reasoning(response)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
 
 
 def generate_responses(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int,
@@ -41,7 +47,8 @@ def generate_responses(model: Any, tokenizer: Any, prompts: list[str], max_new_t
             n = int((tokens != tokenizer.pad_token_id).sum())
             response = tokenizer.decode(tokens, skip_special_tokens=True)
             results[i] = {"response": response, "final_answer": final_answer(response),
-                          "n_prompt_tokens": lengths[i], "n_response_tokens": n, "seed": seed}
+                          "n_prompt_tokens": lengths[i], "n_response_tokens": n,
+                          "n_reasoning_tokens": reasoning_tokens(tokenizer, response), "seed": seed}
     return results
 
 
