@@ -58,3 +58,38 @@ def test_dpo_moves_chosen_over_rejected(toy_dpo, dpo, tmp_path):
     logged = [e for e in metrics["log_history"] if "rewards/margins" in e]
     assert logged[-1]["rewards/margins"] > logged[0]["rewards/margins"]
     assert not (tmp_path / "checkpoints").exists()
+
+
+def default_config():
+    import yaml
+    from snakemake.utils import validate
+
+    from conftest import REPO
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    return config
+
+
+def test_saro_variants_resolve():
+    from taxfree.config import check_references
+
+    specs = check_references(default_config())
+    assert specs["saro"]["from"] == "saro_rw" and specs["saro"]["dpo"]["parameters"] == "full"
+    assert specs["saro_rw"]["lora"]["target_modules"] == specs["lora_r1_up"]["lora"]["target_modules"]
+
+
+@pytest.mark.parametrize("mutate, key, words", [
+    (lambda c: c["variants"]["saro"].update(dataset="toy_refusal"), "variants.saro.dataset", "format candidates"),
+    (lambda c: c["variants"]["saro_rw"].update(dataset="toy_saro_pairs"), "variants.saro_rw.dataset", "method dpo"),
+    (lambda c: c["variants"]["saro"]["dpo"].update(beta=0), "variants.saro.dpo.beta", "minimum"),
+    (lambda c: c["variants"]["saro_rw"].update(dpo={"beta": 0.1}), "variants.saro_rw.dpo", "only `dpo`"),
+    (lambda c: c["variants"]["saro"].update(lora={"rank": 2}), "variants.saro.lora", "parameters lora"),
+])
+def test_bad_dpo_config_names_the_key(mutate, key, words):
+    from taxfree.config import ConfigError, check_references
+
+    config = default_config()
+    mutate(config)
+    with pytest.raises(ConfigError, match=f"config key '{key}'.*{words}"):
+        check_references(config)
