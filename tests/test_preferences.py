@@ -98,3 +98,30 @@ def test_bad_candidates_name_the_row(tmp_path):
     write_jsonl(path, [{"prompt": "p", "harmful": True, "candidates": [COMPLY]}])
     with pytest.raises(InputError, match="no pairs"):
         build_pairs({"path": str(path), "format": "candidates", "max_rows": None, "pairs": DEFAULTS})
+
+
+def test_warmup_traces_keep_the_best_correct_candidate_per_prompt():
+    from taxfree.teacher import warmup_traces
+
+    rows = [{"prompt": "a", "harmful": False, "candidates": [OVER_REFUSE, ANSWER_LATE, ANSWER_EARLY]},
+            {"prompt": "b", "harmful": True, "candidates": [COMPLY]}]
+    assert warmup_traces(rows, DEFAULTS["reflection_pattern"]) == [
+        {"prompt": [{"role": "user", "content": "a"}], "completion": [{"role": "assistant", "content": ANSWER_EARLY}]}]
+
+
+def test_teacher_command_samples_candidates_from_a_local_model(toy_splits, tmp_path):
+    from taxfree.cli import main
+    from taxfree.io import read_jsonl
+    from taxfree.toyworld import save_initial_model
+
+    save_initial_model(tmp_path / "teacher", toy_splits, hidden_size=16, num_layers=1, intermediate_size=32,
+                       num_heads=2, seed=0)
+    write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": r["prompt"], "harmful": r["harmful"]}
+                                             for r in toy_splits["saro_candidates"][:3]])
+    assert main(["teacher", "--model", str(tmp_path / "teacher"), "--prompts", str(tmp_path / "prompts.jsonl"),
+                 "--candidates", str(tmp_path / "c.jsonl"), "--traces", str(tmp_path / "t.jsonl"),
+                 "--samples", "2", "--max-new-tokens", "8"]) == 0
+    candidates = read_jsonl(tmp_path / "c.jsonl")
+    assert [len(r["candidates"]) for r in candidates] == [2, 2, 2]
+    assert candidates[0]["candidates"][0] != candidates[0]["candidates"][1]  # sampled with different seeds
+    assert (tmp_path / "t.jsonl").is_file()

@@ -34,6 +34,20 @@ def _train(args: argparse.Namespace) -> None:
     train(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, args.trust_remote_code)
 
 
+def _teacher(args: argparse.Namespace) -> None:
+    import torch
+
+    from taxfree.config import load_schema
+    from taxfree.teacher import teacher_files
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pattern = args.reflection_pattern or load_schema()["$defs"]["pairs"]["properties"]["reflection_pattern"]["default"]
+    teacher_files(args.model, args.prompts, args.candidates, args.traces, args.samples, pattern,
+                  args.trust_remote_code, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                  top_p=args.top_p, batch_size=args.batch_size, seed=args.seed)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="taxfree", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -52,6 +66,21 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     train.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
     train.set_defaults(run=_train)
+    teacher = sub.add_parser("teacher", help="SaRO data: sample candidates from a teacher model, and warmup traces")
+    teacher.add_argument("--model", required=True, help="teacher model directory or hub id")
+    teacher.add_argument("--prompts", required=True, help="JSONL with `prompt` and `harmful` (true/false)")
+    teacher.add_argument("--candidates", required=True, help="output: a `candidates` data set for method dpo")
+    teacher.add_argument("--traces", required=True, help="output: a `chat` data set for the reasoning-style warmup")
+    teacher.add_argument("--samples", type=int, default=4, help="completions per prompt")
+    teacher.add_argument("--reflection-pattern", default="", help="regex of a safety reflection (default: the schema's)")
+    teacher.add_argument("--max-new-tokens", type=int, default=1024)
+    teacher.add_argument("--temperature", type=float, default=1.0)
+    teacher.add_argument("--top-p", type=float, default=1.0)
+    teacher.add_argument("--batch-size", type=int, default=8)
+    teacher.add_argument("--seed", type=int, default=0)
+    teacher.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    teacher.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
+    teacher.set_defaults(run=_teacher)
     for command in (judge, grade):
         command.add_argument("--in", dest="inp", required=True, help="input JSONL")
         command.add_argument("--out", required=True, help="output JSONL (written atomically)")
