@@ -93,3 +93,14 @@ def test_bad_dpo_config_names_the_key(mutate, key, words):
     mutate(config)
     with pytest.raises(ConfigError, match=f"config key '{key}'.*{words}"):
         check_references(config)
+
+
+def test_a_merged_lora_start_trains_in_full(toy_dpo, tmp_path):
+    """SRPO starts from the warmup's adapter merged into its base; PEFT had frozen those weights."""
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(load_model(toy_dpo / "base", dtype="float32"),
+                           LoraConfig(r=1, target_modules=["up_proj"], task_type="CAUSAL_LM"))
+    model.save_pretrained(tmp_path / "adapter")
+    merged = load_model(tmp_path / "adapter", dtype="float32")
+    assert all(p.requires_grad for p in merged.parameters())
