@@ -104,3 +104,15 @@ def test_a_merged_lora_start_trains_in_full(toy_dpo, tmp_path):
     model.save_pretrained(tmp_path / "adapter")
     merged = load_model(tmp_path / "adapter", dtype="float32")
     assert all(p.requires_grad for p in merged.parameters())
+
+
+def test_dpo_settings_reach_trl(tmp_path):
+    from taxfree.train import dpo_config
+
+    training = {**training_defaults(), "num_train_epochs": 1, "precision": "fp32"}
+    plain = dpo_config(training, DPO, tmp_path)
+    assert (plain.beta, plain.loss_type, plain.precompute_ref_log_probs) == (0.1, ["sigmoid"], False)
+    assert not plain.bf16 and not plain.gradient_checkpointing
+    rpo = dpo_config(training, {**DPO, "beta": 0.5, "sft_weight": 0.3, "reference": "precomputed"}, tmp_path)
+    assert (rpo.beta, rpo.loss_type, rpo.loss_weights) == (0.5, ["sigmoid", "sft"], [1.0, 0.3])
+    assert rpo.precompute_ref_log_probs

@@ -67,8 +67,9 @@ def sft_config(training: dict[str, Any], output_dir: str | Path) -> Any:
 def dpo_config(training: dict[str, Any], dpo: dict[str, Any], output_dir: str | Path) -> Any:
     from trl import DPOConfig
 
-    return trainer_args(DPOConfig, training, output_dir, beta=dpo["beta"], loss_type=[dpo["loss_type"]],
-                        precompute_ref_log_probs=dpo["reference"] == "precomputed")
+    losses = {dpo["loss_type"]: 1.0, **({"sft": dpo["sft_weight"]} if dpo["sft_weight"] else {})}
+    return trainer_args(DPOConfig, training, output_dir, beta=dpo["beta"], loss_type=list(losses),
+                        loss_weights=list(losses.values()), precompute_ref_log_probs=dpo["reference"] == "precomputed")
 
 
 def lora_config(model: Any, lora: dict[str, Any]) -> Any:
