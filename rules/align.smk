@@ -8,7 +8,7 @@ rule align:
         "logs/align/{model}/{variant}.log",
     params:
         spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
-        launcher=lambda wildcards: train_launcher(SPECS[wildcards.variant]["method"]),
+        launcher=lambda wildcards: train_launcher(trained_weights(SPECS[wildcards.variant])),
         remote_code=lambda wildcards: remote_code_flag(wildcards.model),
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/{wildcards.variant}/checkpoints",
         code=source_hash("train", "data", "preferences", "models", "io"),

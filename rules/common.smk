@@ -103,6 +103,11 @@ def final_outputs():
     ]
 
 
+def trained_weights(spec):
+    """`full` or `lora`: what a training job updates, which picks its multi-GPU launch."""
+    return spec["dpo"]["parameters"] if spec["method"] == "dpo" else spec["method"]
+
+
 def train_launcher(method):
     """Python itself, or `accelerate launch` over the job's GPUs when it has more than one."""
     gpus = config["resources"]["train_gpus"]
