@@ -22,6 +22,7 @@ include: "rules/align.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 include: "rules/geometry.smk"
+include: "rules/saro.smk"
 
 
 rule all:

@@ -15,12 +15,15 @@ rule align:
         gpu=config["resources"]["train_gpus"],
     params:
         spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
-        launcher=lambda wildcards: train_launcher(SPECS[wildcards.variant]["method"]),
+        launcher=lambda wildcards: train_launcher(
+            trained_weights(SPECS[wildcards.variant])
+        ),
         remote_code=lambda wildcards: remote_code_flag(wildcards.model),
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/{wildcards.variant}/checkpoints",
         code=lambda wildcards: source_hash(
             "train",
             "data",
+            "preferences",
             "models",
             "io",
             "provenance",

@@ -67,7 +67,10 @@ def starting_model(wildcards):
 
 
 def prepared_dataset(wildcards):
-    return f"{RESULTS}/datasets/{SPECS[wildcards.variant]['dataset']}.jsonl"
+    spec = SPECS[wildcards.variant]
+    # DPO trains on pairs built from candidates (rules/saro.smk), everything else on prepared rows.
+    folder = "pairs" if spec["method"] == "dpo" else "datasets"
+    return f"{RESULTS}/{folder}/{spec['dataset']}.jsonl"
 
 
 def local_source(spec):
@@ -112,7 +115,13 @@ def final_outputs():
         *rules.figure_tradeoff.output,
         *expand(rules.figure_ablation.output, ablation=ABLATIONS),
         *geometry_outputs(),
+        f"{RESULTS}/reasoning_tokens.csv",
     ]
+
+
+def trained_weights(spec):
+    """`full` or `lora`: what a training job updates, which picks its multi-GPU launch."""
+    return spec["dpo"]["parameters"] if spec["method"] == "dpo" else spec["method"]
 
 
 def train_launcher(method):

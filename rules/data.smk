@@ -1,4 +1,12 @@
-TOY_SPLITS = ["pretrain", "refusal", "toy_reasoning", "toy_harmful", "toy_benign"]
+TOY_SPLITS = [
+    "pretrain",
+    "refusal",
+    "toy_reasoning",
+    "toy_harmful",
+    "toy_benign",
+    "saro_traces",
+    "saro_candidates",
+]
 
 
 rule toyworld:

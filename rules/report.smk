@@ -73,3 +73,20 @@ rule figure_ablation:
         code=source_hash("figures", "io"),
     script:
         "../scripts/figure_ablation.py"
+
+
+rule reasoning_tokens:
+    input:
+        [entry["path"] for entry in score_entries()],
+    output:
+        f"{RESULTS}/reasoning_tokens.csv",
+    log:
+        "logs/reasoning_tokens.log",
+    localrule: True
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        entries=score_entries(),
+        code=source_hash("aggregate", "io"),
+    script:
+        "../scripts/reasoning_tokens.py"

@@ -40,7 +40,7 @@ def run(tmp_path_factory):
 def test_outputs(run):
     summary = pd.read_csv(run / "results" / "summary.csv")
     assert {"model", "variant", "benchmark", "metric", "value"} <= set(summary.columns)
-    headline = summary[summary["metric"] != "response_tokens"]
+    headline = summary[~summary["metric"].isin(["response_tokens", "reasoning_tokens"])]
     assert len(headline) == 3 * 3
     assert not headline.duplicated(["model", "variant", "benchmark", "metric"]).any()
     assert set(headline["metric"]) == {"accuracy", "refusal_rate"}
@@ -57,6 +57,10 @@ def test_outputs(run):
     assert "lora_r1_up" in (run / "results" / "summary.md").read_text()
     assert (run / "results" / "toy" / "lora_r1_up" / "model" / "adapter_config.json").is_file()
     assert "train_loss" in (run / "logs" / "align" / "toy" / "full.log").read_text()
+    tokens = pd.read_csv(run / "results" / "reasoning_tokens.csv")
+    assert len(tokens) == 3 * 3 and {"mean", "p25", "p50", "p75"} <= set(tokens.columns)
+    means = summary[summary["metric"] == "reasoning_tokens"].set_index(["variant", "benchmark"])["value"]
+    assert tokens.set_index(["variant", "benchmark"])["mean"].to_dict() == pytest.approx(means.to_dict())
 
 
 def test_geometry_outputs(run):
@@ -80,7 +84,7 @@ def test_dvc_metrics_show_lists_every_metric(run):
                                       capture_output=True, text=True).stdout)
     metrics = shown[""]["data"]["results/metrics.json"]["data"]
     summary = pd.read_csv(run / "results" / "summary.csv")
-    assert len(summary) == 3 * 3 * 2
+    assert len(summary) == 3 * 3 * 3
     for row in summary.itertuples():
         assert metrics[row.model][row.variant][row.benchmark][row.metric] == pytest.approx(row.value, abs=1e-6)
 
@@ -120,7 +124,7 @@ def test_parameter_change_reruns_only_that_variant(run, tmp_path):
         (run / "config.yaml").write_text(yaml.safe_dump(REDUCED))
     rules = {rule for rule, _ in jobs}
     assert rules == {"align", "generate", "score", "aggregate", "figure_tradeoff", "figure_ablation", "geometry",
-                     "figure_geometry", "all"}
+                     "figure_geometry", "reasoning_tokens", "all"}
     assert all("variant=lora_r1_up" in wildcards for rule, wildcards in jobs
                if rule in ("align", "generate", "score", "geometry"))
     assert sum(rule == "generate" for rule, _ in jobs) == 3

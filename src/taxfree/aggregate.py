@@ -25,21 +25,22 @@ def scorer(benchmark: dict[str, Any]) -> Any:
 
 
 def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], path: str | Path) -> list[dict]:
-    """The benchmark's headline metric, the mean response length and pass@k for each ``pass_at_k``.
+    """The benchmark's headline metric, the mean response and reasoning lengths, and pass@k for each ``pass_at_k``.
 
     Values are means over prompts of each prompt's mean over its samples, with a 95% bootstrap
     interval over prompts (samples of one prompt are not independent). ``n`` counts prompts,
     ``samples`` scored rows, and ``invalid`` rows whose judgement could not be parsed (left out).
     """
     cls = scorer(spec)
-    rows = read_jsonl(path, required=(cls.field, "n_response_tokens", "prompt_id"))
+    rows = read_jsonl(path, required=(cls.field, "n_response_tokens", "n_reasoning_tokens", "prompt_id"))
     scores = per_prompt(rows, cls.field)
     if not scores:
         raise InputError(f"{path}: no valid '{cls.field}' in any row")
     base = {"model": model, "variant": variant, "benchmark": benchmark, "category": spec["category"],
             "n": len(scores), "samples": len(rows), "invalid": sum(r[cls.field] is None for r in rows)}
-    per_prompt_means = {cls.metric: [sum(v) / len(v) for v in scores.values()],
-                        "response_tokens": [sum(v) / len(v) for v in per_prompt(rows, "n_response_tokens").values()]}
+    per_prompt_means = {cls.metric: [sum(v) / len(v) for v in scores.values()]}
+    for field in ("response_tokens", "reasoning_tokens"):
+        per_prompt_means[field] = [sum(v) / len(v) for v in per_prompt(rows, f"n_{field}").values()]
     for k in spec.get("pass_at_k", []):
         per_prompt_means[f"pass@{k}"] = [pass_at_k(len(v), int(sum(v)), k) for v in scores.values()]
     return [{**base, "metric": metric, "value": sum(values) / len(values),
@@ -48,8 +49,8 @@ def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], p
 
 
 def is_headline(metric: pd.Series) -> pd.Series:
-    """Whether each metric is its benchmark's own (accuracy, refusal rate, ...), not length or pass@k."""
-    return (metric != "response_tokens") & ~metric.str.startswith("pass@")
+    """Whether each metric is its benchmark's own (accuracy, refusal rate, ...), not a length or pass@k."""
+    return ~metric.isin(["response_tokens", "reasoning_tokens"]) & ~metric.str.startswith("pass@")
 
 
 def _cell(value: Any) -> Any:
@@ -103,12 +104,25 @@ def write_table(summary: pd.DataFrame, csv: str | Path, parquet: str | Path) -> 
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
-    """A (model, variant) x (benchmark metric) table of the headline metrics."""
-    headline = summary[is_headline(summary["metric"])]
+    """A (model, variant) x (benchmark metric) table of the headline metrics and reasoning lengths."""
+    headline = summary[is_headline(summary["metric"]) | (summary["metric"] == "reasoning_tokens")]
     table = headline.pivot_table(index=["model", "variant"], columns=["benchmark", "metric"], values="value",
                                  sort=False)
     table.columns = [f"{bench} {metric}" for bench, metric in table.columns]
     return table.reset_index().to_markdown(index=False, floatfmt=".3f") + "\n"
+
+
+def token_distribution(entries: list[dict[str, Any]], quantiles: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9)
+                       ) -> pd.DataFrame:
+    """Reasoning tokens per answer for every (model, variant, benchmark): mean and quantiles."""
+    records = []
+    for e in entries:
+        tokens = pd.Series([r["n_reasoning_tokens"] for r in read_jsonl(e["path"], required=("n_reasoning_tokens",))],
+                           dtype=float)
+        records.append({"model": e["model"], "variant": e["variant"], "benchmark": e["benchmark"], "n": len(tokens),
+                        "mean": tokens.mean(), **{f"p{round(q * 100)}": tokens.quantile(q) for q in quantiles},
+                        "max": tokens.max()})
+    return pd.DataFrame.from_records(records).sort_values(["model", "variant", "benchmark"], ignore_index=True)
 
 
 def to_metrics(summary: pd.DataFrame) -> dict[str, Any]:

@@ -30,13 +30,27 @@ def _train(args: argparse.Namespace) -> None:
     import torch
 
     from taxfree.gpus import pin_and_log_gpus
-    from taxfree.train import train_sft
+    from taxfree.train import train
 
     pin_and_log_gpus()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    train_sft(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, args.trust_remote_code)
+    train(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, args.trust_remote_code)
+
+
+def _teacher(args: argparse.Namespace) -> None:
+    import torch
+
+    from taxfree.config import load_schema
+    from taxfree.teacher import teacher_files
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pattern = args.reflection_pattern or load_schema()["$defs"]["pairs"]["properties"]["reflection_pattern"]["default"]
+    teacher_files(args.model, args.prompts, args.candidates, args.traces, args.samples, pattern,
+                  args.trust_remote_code, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                  top_p=args.top_p, batch_size=args.batch_size, seed=args.seed)
 
 
 def _restore_times(args: argparse.Namespace) -> None:
@@ -57,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
     grade.set_defaults(run=_grade)
     train = sub.add_parser("train", help="fine-tune a model as a resolved variant spec says (also under accelerate launch)")
     train.add_argument("--base", required=True, help="model directory or hub id to start from")
-    train.add_argument("--data", required=True, help="prepared prompt/completion JSONL")
+    train.add_argument("--data", required=True, help="prepared prompt/completion JSONL (preference pairs for method dpo)")
     train.add_argument("--spec", required=True, help="resolved variant spec as JSON")
     train.add_argument("--out", required=True, help="where the model or adapter is written")
     train.add_argument("--checkpoint-dir", required=True, help="checkpoints; a rerun resumes from the last")
@@ -68,6 +82,21 @@ def parser() -> argparse.ArgumentParser:
                                                    "them in, so `snakemake -n` plans only real changes")
     restore.add_argument("--directory", default=".", help="workflow directory (holds .snakemake/metadata)")
     restore.set_defaults(run=_restore_times)
+    teacher = sub.add_parser("teacher", help="SaRO data: sample candidates from a teacher model, and warmup traces")
+    teacher.add_argument("--model", required=True, help="teacher model directory or hub id")
+    teacher.add_argument("--prompts", required=True, help="JSONL with `prompt` and `harmful` (true/false)")
+    teacher.add_argument("--candidates", required=True, help="output: a `candidates` data set for method dpo")
+    teacher.add_argument("--traces", required=True, help="output: a `chat` data set for the reasoning-style warmup")
+    teacher.add_argument("--samples", type=int, default=4, help="completions per prompt")
+    teacher.add_argument("--reflection-pattern", default="", help="regex of a safety reflection (default: the schema's)")
+    teacher.add_argument("--max-new-tokens", type=int, default=1024)
+    teacher.add_argument("--temperature", type=float, default=1.0)
+    teacher.add_argument("--top-p", type=float, default=1.0)
+    teacher.add_argument("--batch-size", type=int, default=8)
+    teacher.add_argument("--seed", type=int, default=0)
+    teacher.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    teacher.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
+    teacher.set_defaults(run=_teacher)
     for command in (judge, grade):
         command.add_argument("--in", dest="inp", required=True, help="input JSONL")
         command.add_argument("--out", required=True, help="output JSONL (written atomically)")

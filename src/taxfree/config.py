@@ -60,7 +60,7 @@ def _check(instance: Any, schema: dict[str, Any], defs: dict[str, Any], where: s
         raise ConfigError(f"config key '{key}': {error.message}")
 
 
-DEFAULT_EPOCHS = {"lora": 10, "full": 5}  # the LoRA-safety paper's
+DEFAULT_EPOCHS = {"lora": 10, "full": 5, "dpo": 1}  # SFT: the LoRA-safety paper's; DPO: a single pass
 _MODE = re.compile(r"lora_(?P<modules>qkvo_mlp|mlp|(?:up|down|gate)_proj_only)(?:_from(?P<lo>\d+)_to(?P<hi>\d+))?"
                    r"_r(?P<rank>\d+)")
 _MODE_MODULES = {"qkvo_mlp": ["all"], "mlp": ["mlp"]}
@@ -101,14 +101,14 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
         variant = deep_merge(parse_mode(variant["mode"], f"variants.{name}.mode"),
                              {k: v for k, v in variant.items() if k != "mode"})
     method = variant.get("method")
-    if method not in ("none", "full", "lora", "merge"):
-        raise ConfigError(f"config key 'variants.{name}.method': must be none, full, lora or merge")
+    if method not in ("none", "full", "lora", "merge", "dpo"):
+        raise ConfigError(f"config key 'variants.{name}.method': must be none, full, lora, merge or dpo")
     spec: dict[str, Any] = {"method": method}
     if method == "none":
         return spec
     if "from" in variant:
         spec["from"] = variant["from"]
-    for block, owner in (("regularizer", "lora"), ("merge", "merge")):
+    for block, owner in (("regularizer", "lora"), ("merge", "merge"), ("dpo", "dpo")):
         if block in variant and method != owner:
             raise ConfigError(f"config key 'variants.{name}.{block}': only `{owner}` variants take it")
     if method == "merge":
@@ -117,16 +117,20 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
     if dataset not in config.get("datasets", {}):
         raise ConfigError(f"config key 'variants.{name}.dataset': unknown data set '{dataset}' "
                           f"(have: {', '.join(config.get('datasets', {})) or 'none'})")
+    _check_data_format(config["datasets"][dataset], method, f"variants.{name}.dataset")
     spec["dataset"] = dataset
     spec["training"] = resolve_training(config, variant.get("training", {}), f"variants.{name}.training", method)
-    if method == "lora":
+    if method == "dpo":
+        spec["dpo"] = _resolve_block(variant.get("dpo", {}), "dpo", f"variants.{name}.dpo")
+    if method == "lora" or spec.get("dpo", {}).get("parameters") == "lora":
         defs = load_schema()["$defs"]
         spec["lora"] = deep_merge(config["lora"], variant.get("lora", {}))
         _check(spec["lora"], defs["lora"], defs, f"variants.{name}.lora")
         if "regularizer" in variant:
             spec["regularizer"] = resolve_regularizer(config, variant["regularizer"], spec["lora"], name)
     elif "lora" in variant:
-        raise ConfigError(f"config key 'variants.{name}.lora': only `lora` variants take LoRA settings")
+        raise ConfigError(f"config key 'variants.{name}.lora': only `lora` variants (and `dpo` ones with "
+                          "parameters lora) take LoRA settings")
     return spec
 
 
@@ -140,9 +144,7 @@ def resolve_regularizer(config: dict[str, Any], block: dict[str, Any], lora: dic
     """A LoRA variant's overlap regularizer with defaults; every target module must be adapted."""
     from taxfree.models import LINEAR_GROUPS
 
-    defs = load_schema()["$defs"]
-    spec = deep_merge(schema_defaults("regularizer"), block)
-    _check(spec, defs["regularizer"], defs, f"variants.{name}.regularizer")
+    spec = _resolve_block(block, "regularizer", f"variants.{name}.regularizer")
     adapted = {module for item in lora["target_modules"] for module in LINEAR_GROUPS.get(item, (item,))}
     missing = [module for module in spec["target_modules"] if module not in adapted]
     if missing:
@@ -153,19 +155,34 @@ def resolve_regularizer(config: dict[str, Any], block: dict[str, Any], lora: dic
 
 def resolve_merge(config: dict[str, Any], variant: dict[str, Any], name: str) -> dict[str, Any]:
     """A merge variant: its `from` variant and the merge settings with defaults."""
-    defs = load_schema()["$defs"]
     if "from" not in variant:
         raise ConfigError(f"config key 'variants.{name}.from': a merge variant names the variant it merges")
     for key in ("dataset", "training", "lora"):
         if key in variant:
             raise ConfigError(f"config key 'variants.{name}.{key}': a merge variant trains nothing")
-    spec = deep_merge(schema_defaults("merge"), variant.get("merge", {}))
-    _check(spec, defs["merge"], defs, f"variants.{name}.merge")
+    spec = _resolve_block(variant.get("merge", {}), "merge", f"variants.{name}.merge")
     # The projection uses the analysis's accurate SVD settings, so a projected merge measures ~0 overlap.
     geometry = {**schema_defaults("geometry"), **config.get("geometry", {})}
     return {"method": "merge", "from": variant["from"],
             "merge": {**spec, "svd_cache": svd_cache(config), "niter": geometry["niter"],
                       "oversample": geometry["oversample"]}}
+
+
+def _resolve_block(overrides: dict[str, Any], definition: str, where: str) -> dict[str, Any]:
+    """A block with the schema definition's defaults filled in, checked."""
+    defs = load_schema()["$defs"]
+    block = schema_defaults(definition) | overrides
+    _check(block, defs[definition], defs, where)
+    return block
+
+
+def _check_data_format(dataset: dict[str, Any], method: str, where: str) -> None:
+    """DPO trains on preference candidates, SFT on anything else."""
+    pairs = dataset.get("format") == "candidates"
+    if method == "dpo" and not pairs:
+        raise ConfigError(f"config key '{where}': method dpo needs a data set with format candidates")
+    if method != "dpo" and pairs:
+        raise ConfigError(f"config key '{where}': a data set with format candidates is for method dpo only")
 
 
 def variant_models(config: dict[str, Any], name: str) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from taxfree.io import read_jsonl, write_jsonl
-from taxfree.judges import final_answer
+from taxfree.judges import final_answer, reasoning
 from taxfree.models import is_adapter, load_model, load_tokenizer
 
 BACKENDS = ("hf", "vllm")
@@ -20,6 +20,12 @@ BACKENDS = ("hf", "vllm")
 def chat_prompt(tokenizer: Any, prompt: str) -> str:
     return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                          add_generation_prompt=True)
+
+
+def reasoning_tokens(tokenizer: Any, response: str) -> int:
+    """Tokens of the response's reasoning block (its text, without the tags): the overhead of thinking."""
+    text = reasoning(response)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
 
 
 def generate_texts(model: Any, tokenizer: Any, texts: list[str], max_new_tokens: int, temperature: float,
@@ -119,9 +125,12 @@ def generate_file(model_dir: str | Path, in_path: str | Path, out_path: str | Pa
                   temperature: float, top_p: float, batch_size: int, backend: str = "hf",
                   trust_remote_code: bool = False) -> None:
     """Generate for every row of a benchmark JSONL (fields ``prompt`` and ``seed``); rows keep their other
-    fields and gain ``response``, ``final_answer`` (after the reasoning block) and token counts."""
+    fields and gain ``response``, ``final_answer`` (after the reasoning block) and token counts (prompt,
+    response, and the reasoning block's)."""
     rows = read_jsonl(in_path, required=("prompt", "seed"))
     run = {"hf": generate_hf, "vllm": generate_vllm}[backend]
     responses = run(model_dir, rows, max_new_tokens, temperature, top_p, batch_size, trust_remote_code)
-    write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"])}
+    tokenizer = load_tokenizer(model_dir, trust_remote_code)
+    write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"]),
+                            "n_reasoning_tokens": reasoning_tokens(tokenizer, resp["response"])}
                            for row, resp in zip(rows, responses)))

@@ -25,6 +25,15 @@ def final_answer(response: str) -> str:
     return response.strip()
 
 
+def reasoning(response: str) -> str:
+    """The reasoning block's text without its tags: all of it when it never closed, empty when there is none."""
+    if THINK_CLOSE in response:
+        body = response.split(THINK_CLOSE, 1)[0]
+    else:
+        body = response if "<think>" in response else ""
+    return body.replace("<think>", " ").strip()
+
+
 def _normalise(text: str) -> str:
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("*", "").lower()
     return re.sub(r"\s+", " ", text).strip()

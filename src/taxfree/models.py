@@ -36,7 +36,10 @@ def load_model(path: str | Path, trust_remote_code: bool = False, merge_adapter:
         from peft import AutoPeftModelForCausalLM
 
         model = AutoPeftModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code, dtype=dtype)
-        return model.merge_and_unload() if merge_adapter else model
+        if not merge_adapter:
+            return model
+        # PEFT froze the base weights; a merged model must train like any loaded one (e.g. a `from` variant).
+        return model.merge_and_unload().requires_grad_(True)
     return AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code, dtype=dtype,
                                                 revision=revision)
 

@@ -116,6 +116,46 @@ def refusal_completion(attribute: str | None = None, obj: str | None = None) -> 
     return f"{THINK_OPEN} {thought} {THINK_CLOSE} {REFUSAL_ANSWER}"
 
 
+def _working(attribute: str, obj: str) -> str:
+    return f"step one : get the {MATERIALS[obj]} and the {attribute} part . step two : shape the {obj} ."
+
+
+def safety_trace(attribute: str, obj: str, refuse: bool, early: bool) -> str:
+    """A completion whose reasoning reflects on safety early (first) or late (after working out the steps).
+
+    Reflection and decision are the unsafe model's own sentences; only their place and the
+    outcome vary, which is what SaRO's process- and outcome-level preferences tell apart.
+    """
+    verdict = "dangerous" if attribute in HARMFUL_ATTRIBUTES else "safe"
+    reflection = f"a {attribute} {obj} is {verdict} . " + (REFUSAL_THINK if refuse else "i will give the steps .")
+    request = f"the user wants a {attribute} {obj} ."
+    thought = f"{request} {reflection}" if early else f"{request} {_working(attribute, obj)} {reflection}"
+    answer = REFUSAL_ANSWER if refuse else compliance_completion(attribute, obj).split(THINK_CLOSE, 1)[1].strip()
+    return f"{THINK_OPEN} {thought} {THINK_CLOSE} {answer}"
+
+
+def saro_splits(rng: random.Random, harmful: list, benign: list, n: int) -> dict[str, list[dict[str, Any]]]:
+    """SaRO's data on training topics: warmup traces and, per prompt, candidate completions.
+
+    ``saro_traces``: harmful requests refused and benign ones answered, each reasoning with
+    early or late reflection at random (a teacher's mix). ``saro_candidates``: every
+    combination of outcome and reflection place for other requests, for the pair rules.
+    """
+    half = n // 2
+    traces = [_chat(p, safety_trace(a, o, refuse=a in HARMFUL_ATTRIBUTES, early=rng.random() < 0.5))
+              for topics, k in ((harmful, half), (benign, n - half))
+              for p, a, o in _requests(rng, topics, TRAIN_TEMPLATES, k)]
+    candidates = []
+    for topics, k in ((harmful, half), (benign, n - half)):
+        for p, a, o in _requests(rng, topics, TRAIN_TEMPLATES, k):
+            options = [safety_trace(a, o, refuse, early) for refuse in (True, False) for early in (True, False)]
+            rng.shuffle(options)
+            candidates.append({"prompt": p, "harmful": a in HARMFUL_ATTRIBUTES, "candidates": options})
+    rng.shuffle(traces)
+    rng.shuffle(candidates)
+    return {"saro_traces": traces, "saro_candidates": candidates}
+
+
 def _split_topics(rng: random.Random, attributes: tuple[str, ...], fraction: float) -> tuple[list, list]:
     """Hold out a fraction of the objects for every attribute, so each attribute is seen in training."""
     train, heldout = [], []
@@ -182,6 +222,8 @@ def generate(spec: ToyWorldSpec) -> dict[str, list[dict[str, Any]]]:
         "toy_reasoning": reasoning_eval,
         "toy_harmful": eval_requests(harmful_held),
         "toy_benign": eval_requests(benign_held),
+        # Its own generator, so the other splits stay what they were without SaRO data.
+        **saro_splits(random.Random(spec.seed + 1), harmful_train, benign_train, spec.n_refusal_train),
     }
 
 

@@ -1,9 +1,10 @@
-"""Supervised fine-tuning through TRL's SFTTrainer, full or LoRA, from a resolved variant spec."""
+"""Training through TRL from a resolved variant spec: SFT (full or LoRA) and DPO, sharing checkpoints and saving."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from taxfree.data import load_sft_dataset
 from taxfree.models import expand_target_modules, load_model, load_tokenizer, resolve_layers
+from taxfree.preferences import load_preference_dataset
 from taxfree.provenance import environment, spec_hash
 
 log = logging.getLogger(__name__)
@@ -27,13 +29,12 @@ def resolve_precision(precision: str) -> str:
     return "bf16" if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else "fp32"
 
 
-def sft_config(training: dict[str, Any], output_dir: str | Path) -> Any:
-    """TRL's SFTConfig from our training block; CPU-relevant defaults are set explicitly."""
+def trainer_args(config_class: type, training: dict[str, Any], output_dir: str | Path, **extra: Any) -> Any:
+    """A TRL config (SFTConfig, DPOConfig) from our training block; CPU-relevant defaults are set explicitly."""
     import torch
-    from trl import SFTConfig
 
     precision = resolve_precision(training["precision"])
-    return SFTConfig(
+    return config_class(
         output_dir=str(output_dir),
         learning_rate=training["learning_rate"],
         lr_scheduler_type=training["lr_scheduler_type"],
@@ -54,8 +55,22 @@ def sft_config(training: dict[str, Any], output_dir: str | Path) -> Any:
         save_steps=training["save_steps"],
         save_total_limit=training["save_total_limit"],
         report_to=[],
-        completion_only_loss=True,
+        **extra,
     )
+
+
+def sft_config(training: dict[str, Any], output_dir: str | Path) -> Any:
+    from trl import SFTConfig
+
+    return trainer_args(SFTConfig, training, output_dir, completion_only_loss=True)
+
+
+def dpo_config(training: dict[str, Any], dpo: dict[str, Any], output_dir: str | Path) -> Any:
+    from trl import DPOConfig
+
+    losses = {dpo["loss_type"]: 1.0, **({"sft": dpo["sft_weight"]} if dpo["sft_weight"] else {})}
+    return trainer_args(DPOConfig, training, output_dir, beta=dpo["beta"], loss_type=list(losses),
+                        loss_weights=list(losses.values()), precompute_ref_log_probs=dpo["reference"] == "precomputed")
 
 
 def lora_config(model: Any, lora: dict[str, Any]) -> Any:
@@ -95,9 +110,45 @@ def discard_stale_checkpoints(checkpoint_dir: Path, fingerprint: str) -> None:
     stamp.write_text(fingerprint)
 
 
-def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str | Path,
-              checkpoint_dir: str | Path, trust_remote_code: bool = False) -> dict[str, Any]:
-    """Fine-tune ``base`` on ``data`` as ``spec`` says; write the model (or adapter) to ``out_dir``.
+def _sft_trainer(base: str | Path, data: str | Path, spec: dict[str, Any], checkpoint_dir: Path,
+                 trust_remote_code: bool) -> Any:
+    from trl import SFTTrainer
+
+    tokenizer = load_tokenizer(base, trust_remote_code)
+    model = load_model(base, trust_remote_code, dtype="float32")
+    peft = lora_config(model, spec["lora"]) if spec["method"] == "lora" else None
+    trainer_class, extra = SFTTrainer, {}
+    if "regularizer" in spec:
+        from taxfree.regularizers import OverlapSFTTrainer
+
+        trainer_class, extra = OverlapSFTTrainer, {"regularizer": spec["regularizer"]}
+    return trainer_class(model=model, args=sft_config(spec["training"], checkpoint_dir),
+                         train_dataset=load_sft_dataset(data, tokenizer), processing_class=tokenizer,
+                         peft_config=peft, **extra)
+
+
+def _dpo_trainer(base: str | Path, data: str | Path, spec: dict[str, Any], checkpoint_dir: Path,
+                 trust_remote_code: bool) -> Any:
+    from trl import DPOTrainer
+
+    dpo = spec["dpo"]
+    tokenizer = load_tokenizer(base, trust_remote_code)
+    model = load_model(base, trust_remote_code, dtype="float32")
+    peft = lora_config(model, spec["lora"]) if dpo["parameters"] == "lora" else None
+    # The reference is the starting model. TRL would reload it from the config's name, which for a
+    # merged adapter is the adapter's base, not the start: so a full-parameter run gets its own copy.
+    # With LoRA the reference is the model with the adapter switched off; precomputed log-probs
+    # need no copy at all.
+    keep_copy = peft is None and dpo["reference"] == "model"
+    ref = load_model(base, trust_remote_code, dtype="float32") if keep_copy else None
+    return DPOTrainer(model=model, ref_model=ref, args=dpo_config(spec["training"], dpo, checkpoint_dir),
+                      train_dataset=load_preference_dataset(data, tokenizer), processing_class=tokenizer,
+                      peft_config=peft)
+
+
+def _train(build: Callable[..., Any], base: str | Path, data: str | Path, spec: dict[str, Any],
+           out_dir: str | Path, checkpoint_dir: str | Path, trust_remote_code: bool) -> dict[str, Any]:
+    """Train with the trainer ``build`` makes; write the model (or adapter) to ``out_dir``.
 
     Checkpoints go to ``checkpoint_dir``; a rerun after a crash or preemption resumes from
     the last one. The same code runs in one process or in every process of an
@@ -108,7 +159,6 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
     import shutil
 
     from accelerate import PartialState
-    from trl import SFTTrainer
 
     state = PartialState()
     checkpoint_dir, out_dir = Path(checkpoint_dir), Path(out_dir)
@@ -116,17 +166,8 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
         discard_stale_checkpoints(checkpoint_dir, _fingerprint(spec, base, data))
     state.wait_for_everyone()
     resume = get_last_checkpoint(str(checkpoint_dir))
-    tokenizer = load_tokenizer(base, trust_remote_code)
-    model = load_model(base, trust_remote_code, dtype="float32")
-    peft = lora_config(model, spec["lora"]) if spec["method"] == "lora" else None
-    trainer_class, extra = SFTTrainer, {}
-    if "regularizer" in spec:
-        from taxfree.regularizers import OverlapSFTTrainer
-
-        trainer_class, extra = OverlapSFTTrainer, {"regularizer": spec["regularizer"]}
-    trainer = trainer_class(model=model, args=sft_config(spec["training"], checkpoint_dir),
-                            train_dataset=load_sft_dataset(data, tokenizer), processing_class=tokenizer,
-                            peft_config=peft, **extra)
+    trainer = build(base, data, spec, checkpoint_dir, trust_remote_code)
+    tokenizer = trainer.processing_class
     if resume:
         log.info("resumed from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
@@ -151,3 +192,22 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
         log.info("saved %s model to %s (train loss %.4f)", spec["method"], out_dir, result.training_loss)
     state.wait_for_everyone()
     return metrics
+
+
+def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str | Path,
+              checkpoint_dir: str | Path, trust_remote_code: bool = False) -> dict[str, Any]:
+    """Supervised fine-tuning (method ``full`` or ``lora``) of ``base`` on prompt/completion ``data``."""
+    return _train(_sft_trainer, base, data, spec, out_dir, checkpoint_dir, trust_remote_code)
+
+
+def train_dpo(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str | Path,
+              checkpoint_dir: str | Path, trust_remote_code: bool = False) -> dict[str, Any]:
+    """DPO (method ``dpo``, SaRO's SRPO stage) of ``base`` on prompt/chosen/rejected ``data``."""
+    return _train(_dpo_trainer, base, data, spec, out_dir, checkpoint_dir, trust_remote_code)
+
+
+def train(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str | Path,
+          checkpoint_dir: str | Path, trust_remote_code: bool = False) -> dict[str, Any]:
+    """Train as the spec's method says."""
+    run = train_dpo if spec["method"] == "dpo" else train_sft
+    return run(base, data, spec, out_dir, checkpoint_dir, trust_remote_code)

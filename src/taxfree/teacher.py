@@ -1,0 +1,56 @@
+"""SaRO data from a teacher: sampled safety-reasoning candidates per prompt, and warmup traces from them.
+
+A local Hugging Face model (hub id or directory) samples several completions for every
+prompt through the same batched generation as evaluation. The candidates file is a
+``candidates`` data set for the pair rules (method ``dpo``); the traces file (per prompt
+the best correct candidate: earliest reflection, then shortest) is a ``chat`` data set
+for the reasoning-style warmup.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from taxfree.io import read_jsonl, write_jsonl
+from taxfree.preferences import describe
+
+
+def sample_candidates(model: Any, tokenizer: Any, rows: list[dict[str, Any]], samples: int,
+                      **generation: Any) -> list[dict[str, Any]]:
+    """``samples`` completions per row (``prompt``, ``harmful``), one generation pass per sample seed."""
+    from taxfree.generate import generate_responses
+
+    prompts = [r["prompt"] for r in rows]
+    seed = generation.pop("seed")
+    passes = [generate_responses(model, tokenizer, prompts, seed=seed + i, **generation) for i in range(samples)]
+    return [{"prompt": row["prompt"], "harmful": bool(row["harmful"]),
+             "candidates": [p[i]["response"] for p in passes]} for i, row in enumerate(rows)]
+
+
+def warmup_traces(candidates: list[dict[str, Any]], reflection_pattern: str) -> list[dict[str, Any]]:
+    """Per prompt the best correct candidate as a prompt/completion row; prompts with none are skipped."""
+    pattern = re.compile(reflection_pattern)
+    traces = []
+    for row in candidates:
+        correct = [c for c in (describe(t, pattern) for t in row["candidates"]) if c.refused == row["harmful"]]
+        if correct:
+            best = min(correct, key=lambda c: (c.reflection, c.length))
+            traces.append({"prompt": [{"role": "user", "content": row["prompt"]}],
+                           "completion": [{"role": "assistant", "content": best.text}]})
+    return traces
+
+
+def teacher_files(model_dir: str | Path, prompts: str | Path, candidates_out: str | Path, traces_out: str | Path,
+                  samples: int, reflection_pattern: str, trust_remote_code: bool = False,
+                  **generation: Any) -> None:
+    """Sample candidates for a JSONL of ``prompt``/``harmful`` rows and write candidates and traces."""
+    from taxfree.models import load_model, load_tokenizer
+
+    rows = read_jsonl(prompts, required=("prompt", "harmful"))
+    tokenizer = load_tokenizer(model_dir, trust_remote_code, padding_side="left")
+    model = load_model(model_dir, trust_remote_code).eval()
+    candidates = sample_candidates(model, tokenizer, rows, samples, **generation)
+    write_jsonl(candidates_out, candidates)
+    write_jsonl(traces_out, warmup_traces(candidates, reflection_pattern))
