@@ -63,6 +63,9 @@ def fake_vllm(monkeypatch):
             calls.update(messages=messages, params=sampling_params, lora=lora_request)
             return [FakeOutput(f"<think> t </think> answer {i}") for i in range(len(messages))]
 
+        def get_tokenizer(self):
+            return lambda text, add_special_tokens: {"input_ids": text.split()}
+
     vllm = types.ModuleType("vllm")
     vllm.LLM, vllm.SamplingParams = LLM, lambda **kwargs: kwargs
     lora, request = types.ModuleType("vllm.lora"), types.ModuleType("vllm.lora.request")
@@ -84,6 +87,7 @@ def test_vllm_backend_builds_one_seeded_request_per_sample(fake_vllm, tmp_path):
     out = read_jsonl(tmp_path / "out.jsonl")
     assert [r["final_answer"] for r in out] == [f"answer {i}" for i in range(4)]
     assert (out[0]["n_prompt_tokens"], out[0]["n_response_tokens"], out[3]["seed"]) == (3, 5, 8)
+    assert out[0]["n_reasoning_tokens"] == 1
 
 
 def test_vllm_serves_an_adapter_on_its_base_model(fake_vllm, tmp_path):

@@ -50,9 +50,10 @@ def generate_texts(model: Any, tokenizer: Any, texts: list[str], max_new_tokens:
                                  **sampling)
         new_tokens = out[:, enc["input_ids"].shape[1]:]
         for i, tokens in zip(batch, new_tokens):
-            results[i] = {"response": tokenizer.decode(tokens, skip_special_tokens=True),
-                          "n_prompt_tokens": lengths[i],
-                          "n_response_tokens": int((tokens != tokenizer.pad_token_id).sum())}
+            response = tokenizer.decode(tokens, skip_special_tokens=True)
+            results[i] = {"response": response, "n_prompt_tokens": lengths[i],
+                          "n_response_tokens": int((tokens != tokenizer.pad_token_id).sum()),
+                          "n_reasoning_tokens": reasoning_tokens(tokenizer, response)}
     return results
 
 
@@ -117,8 +118,10 @@ def generate_vllm(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tok
     llm = vllm.LLM(**llm_args, trust_remote_code=trust_remote_code)
     messages = [[{"role": "user", "content": row["prompt"]}] for row in rows]
     outputs = llm.chat(messages, params, lora_request=lora)
+    tokenizer = llm.get_tokenizer()
     return [{"response": out.outputs[0].text, "n_prompt_tokens": len(out.prompt_token_ids),
-             "n_response_tokens": len(out.outputs[0].token_ids)} for out in outputs]
+             "n_response_tokens": len(out.outputs[0].token_ids),
+             "n_reasoning_tokens": reasoning_tokens(tokenizer, out.outputs[0].text)} for out in outputs]
 
 
 def generate_file(model_dir: str | Path, in_path: str | Path, out_path: str | Path, max_new_tokens: int,
@@ -130,7 +133,5 @@ def generate_file(model_dir: str | Path, in_path: str | Path, out_path: str | Pa
     rows = read_jsonl(in_path, required=("prompt", "seed"))
     run = {"hf": generate_hf, "vllm": generate_vllm}[backend]
     responses = run(model_dir, rows, max_new_tokens, temperature, top_p, batch_size, trust_remote_code)
-    tokenizer = load_tokenizer(model_dir, trust_remote_code)
-    write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"]),
-                            "n_reasoning_tokens": reasoning_tokens(tokenizer, resp["response"])}
+    write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"])}
                            for row, resp in zip(rows, responses)))

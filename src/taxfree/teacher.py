@@ -17,16 +17,16 @@ from taxfree.io import read_jsonl, write_jsonl
 from taxfree.preferences import describe
 
 
-def sample_candidates(model: Any, tokenizer: Any, rows: list[dict[str, Any]], samples: int,
-                      **generation: Any) -> list[dict[str, Any]]:
-    """``samples`` completions per row (``prompt``, ``harmful``), one generation pass per sample seed."""
-    from taxfree.generate import generate_responses
+def sample_candidates(model_dir: str | Path, rows: list[dict[str, Any]], samples: int, seed: int,
+                      trust_remote_code: bool = False, **generation: Any) -> list[dict[str, Any]]:
+    """``samples`` completions per row (``prompt``, ``harmful``), sample ``i`` generated with seed ``seed + i``."""
+    from taxfree.generate import generate_hf
 
-    prompts = [r["prompt"] for r in rows]
-    seed = generation.pop("seed")
-    passes = [generate_responses(model, tokenizer, prompts, seed=seed + i, **generation) for i in range(samples)]
+    requests = [{"prompt": row["prompt"], "seed": seed + i} for i in range(samples) for row in rows]
+    responses = generate_hf(model_dir, requests, trust_remote_code=trust_remote_code, **generation)
     return [{"prompt": row["prompt"], "harmful": bool(row["harmful"]),
-             "candidates": [p[i]["response"] for p in passes]} for i, row in enumerate(rows)]
+             "candidates": [responses[i * len(rows) + j]["response"] for i in range(samples)]}
+            for j, row in enumerate(rows)]
 
 
 def warmup_traces(candidates: list[dict[str, Any]], reflection_pattern: str) -> list[dict[str, Any]]:
@@ -46,11 +46,7 @@ def teacher_files(model_dir: str | Path, prompts: str | Path, candidates_out: st
                   samples: int, reflection_pattern: str, trust_remote_code: bool = False,
                   **generation: Any) -> None:
     """Sample candidates for a JSONL of ``prompt``/``harmful`` rows and write candidates and traces."""
-    from taxfree.models import load_model, load_tokenizer
-
     rows = read_jsonl(prompts, required=("prompt", "harmful"))
-    tokenizer = load_tokenizer(model_dir, trust_remote_code, padding_side="left")
-    model = load_model(model_dir, trust_remote_code).eval()
-    candidates = sample_candidates(model, tokenizer, rows, samples, **generation)
+    candidates = sample_candidates(model_dir, rows, samples, trust_remote_code=trust_remote_code, **generation)
     write_jsonl(candidates_out, candidates)
     write_jsonl(traces_out, warmup_traces(candidates, reflection_pattern))
