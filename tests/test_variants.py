@@ -65,3 +65,35 @@ def test_unknown_module_lists_the_models_linear_modules(model48):
         "q_proj", "k_proj", "v_proj", "o_proj", "up_proj"]
     with pytest.raises(ValueError, match="up_projection.*down_proj, gate_proj, k_proj, o_proj, q_proj, up_proj, v_proj"):
         expand_target_modules(model48, ["up_projection"])
+
+
+def test_an_adapter_trained_on_an_adapter_keeps_both_updates(tmp_path, toy_tokenizer):
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from taxfree.models import load_model, set_adapter_base
+    from taxfree.toyworld import build_model
+
+    base = build_model(toy_tokenizer, hidden_size=16, num_layers=1, intermediate_size=32, num_heads=2, seed=0)
+    base.save_pretrained(tmp_path / "base")
+
+    def adapter(start, out, seed):
+        model = get_peft_model(start, LoraConfig(r=2, lora_alpha=4, target_modules=["up_proj"]))
+        torch.manual_seed(seed)
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                torch.nn.init.normal_(param, std=0.5)
+        model.save_pretrained(out)
+        return model
+
+    adapter(load_model(tmp_path / "base"), tmp_path / "a", seed=1)
+    parent = load_model(tmp_path / "a")  # merged: base + A
+    child = adapter(parent, tmp_path / "b", seed=2)
+    set_adapter_base(tmp_path / "b", tmp_path / "a")
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        expected = child(input_ids=ids).logits
+        loaded = load_model(tmp_path / "b")(input_ids=ids).logits
+        without_parent = load_model(tmp_path / "base")(input_ids=ids).logits
+    torch.testing.assert_close(loaded, expected)
+    assert not torch.allclose(loaded, without_parent, atol=1e-3)

@@ -98,10 +98,13 @@ def vllm_requests(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tok
     lora = None
     if is_adapter(model_dir):
         adapter = json.loads((Path(model_dir) / "adapter_config.json").read_text())
+        base = adapter["base_model_name_or_path"]
+        if is_adapter(base):
+            raise ValueError(f"{model_dir}: vLLM serves one adapter on a plain model, but this one was trained on "
+                             f"another adapter ({base}); generate it with backend hf")
         # vLLM accepts only some maximum ranks (8, 16, 32, ...); the adapter's rank may be any up to it.
         max_rank = max(8, 1 << (adapter["r"] - 1).bit_length())
-        llm_args = {"model": adapter["base_model_name_or_path"], "enable_lora": True, "max_lora_rank": max_rank,
-                    "tokenizer": str(model_dir)}
+        llm_args = {"model": base, "enable_lora": True, "max_lora_rank": max_rank, "tokenizer": str(model_dir)}
         lora = vllm.lora.request.LoRARequest("adapter", 1, str(model_dir))
     params = [vllm.SamplingParams(n=1, seed=row["seed"], temperature=temperature, top_p=top_p,
                                   max_tokens=max_new_tokens) for row in rows]

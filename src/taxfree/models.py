@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +28,34 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False, padding_si
     return tokenizer
 
 
+def adapter_base(path: str | Path) -> str:
+    """The model a LoRA adapter was trained on (itself an adapter when variants are chained)."""
+    return json.loads((Path(path) / "adapter_config.json").read_text())["base_model_name_or_path"]
+
+
+def set_adapter_base(path: str | Path, base: str | Path) -> None:
+    """Record ``base`` as the model an adapter applies to. PEFT records the name of the weights it
+    was given, which for a merged parent adapter is the parent's own base, dropping the parent."""
+    config_path = Path(path) / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    config["base_model_name_or_path"] = str(base)
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
 def load_model(path: str | Path, trust_remote_code: bool = False, merge_adapter: bool = True,
                dtype: str = "auto", revision: str | None = None) -> Any:
-    """A causal LM from a model directory, hub id, or LoRA adapter directory (merged for speed)."""
+    """A causal LM from a model directory, hub id, or LoRA adapter directory (merged for speed).
+
+    An adapter's base is loaded the same way, so an adapter trained on another adapter's
+    variant carries both updates.
+    """
     from transformers import AutoModelForCausalLM
 
     if is_adapter(path):
-        from peft import AutoPeftModelForCausalLM
+        from peft import PeftModel
 
-        model = AutoPeftModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code, dtype=dtype)
+        base = load_model(adapter_base(path), trust_remote_code, dtype=dtype)
+        model = PeftModel.from_pretrained(base, str(path))
         if not merge_adapter:
             return model
         # PEFT froze the base weights; a merged model must train like any loaded one (e.g. a `from` variant).

@@ -11,7 +11,8 @@ from typing import Any
 from transformers.trainer_utils import get_last_checkpoint
 
 from taxfree.data import load_sft_dataset
-from taxfree.models import expand_target_modules, load_model, load_tokenizer, resolve_layers
+from taxfree.models import (expand_target_modules, is_adapter, load_model, load_tokenizer, resolve_layers,
+                             set_adapter_base)
 from taxfree.preferences import load_preference_dataset
 from taxfree.provenance import environment, spec_hash
 
@@ -180,6 +181,8 @@ def _train(build: Callable[..., Any], base: str | Path, data: str | Path, spec: 
     state.wait_for_everyone()
     trainer.save_model(str(staging))
     if state.is_main_process:
+        if is_adapter(staging):
+            set_adapter_base(staging, base)
         tokenizer.save_pretrained(staging)
         (staging / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (staging / "variant_spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
