@@ -1,6 +1,7 @@
 """Assert the toy world's acceptance numbers (issue: end-to-end toy slice) on a summary.csv."""
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -29,6 +30,15 @@ for variant in ("saro_rw", "saro"):
     for bench in ("toy_harmful", "toy_benign"):
         ours, ref = v(variant, bench, "reasoning_tokens"), v("lora_r1_up", bench, "reasoning_tokens")
         print(f"reasoning tokens {variant} {bench}: {ours:.1f} vs lora_r1_up {ref:.1f} ({ours / ref - 1:+.0%})")
+# The LoRA-safety paper's geometric claim, reported as measured (not asserted): full
+# fine-tuning's update overlaps W0's top singular subspaces more than LoRA's.
+results = Path(sys.argv[1]).parent
+geometry = {variant: pd.read_parquet(results / "toy" / variant / "geometry.parquet")
+            for variant in ("full", "lora_r8_all", "lora_r8_all_reg", "lora_r1_up")}
+sides = ["overlap_left", "overlap_right", "overlap_both"]
+overlap = pd.concat({variant: table.groupby("k")[sides].mean() for variant, table in geometry.items()})
+print("mean overlap of dW with W0's top-k subspaces, by variant and k:")
+print(overlap.round(4).to_string())
 for name, ok in checks.items():
     print(f"{'PASS' if ok else 'FAIL'}  {name}")
 sys.exit(0 if all(checks.values()) else 1)
