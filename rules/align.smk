@@ -2,6 +2,7 @@ rule align:
     input:
         base=starting_model,
         data=prepared_dataset,
+        keeper=keeper_inputs,
     output:
         directory(f"{RESULTS}/{{model}}/{{variant}}/model"),
     log:
@@ -11,7 +12,7 @@ rule align:
         launcher=lambda wildcards: train_launcher(SPECS[wildcards.variant]["method"]),
         remote_code=lambda wildcards: remote_code_flag(wildcards.model),
         checkpoint_dir=lambda wildcards: f"{RESULTS}/{wildcards.model}/{wildcards.variant}/checkpoints",
-        code=source_hash("train", "data", "models", "io"),
+        code=source_hash("train", "data", "models", "io", "ssah", "sap"),
     wildcard_constraints:
         variant=alternation(TRAINED),
     threads: config["resources"]["train_threads"]

@@ -61,9 +61,23 @@ def prepared_dataset(wildcards):
     return f"{RESULTS}/datasets/{SPECS[wildcards.variant]['dataset']}.jsonl"
 
 
+def keeper_inputs(wildcards):
+    """Files an `ssah` or `sap` variant reads besides its training set: calibration data, safety pairs."""
+    spec = SPECS[wildcards.variant]
+    if "ssah" in spec:
+        return [spec["ssah"]["safety_path"], spec["ssah"]["utility_path"]]
+    return [spec["sap"]["pairs_path"]] if "sap" in spec else []
+
+
 def local_source(spec):
     """The local file a data set or benchmark is read from; hub ones have none."""
     return [spec["path"]] if "path" in spec else []
+
+
+def mixed_in_dataset(wildcards):
+    """The prepared data set whose rows a data set's `mix` draws from, if it has one."""
+    mix = config["datasets"][wildcards.dataset].get("mix")
+    return [f"{RESULTS}/datasets/{mix['dataset']}.jsonl"] if mix else []
 
 
 def generation_params(wildcards):

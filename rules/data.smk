@@ -1,4 +1,5 @@
-TOY_SPLITS = ["pretrain", "refusal", "toy_reasoning", "toy_harmful", "toy_benign"]
+TOY_SPLITS = ["pretrain", "refusal", "toy_reasoning", "toy_harmful", "toy_benign",
+              "reasoning", "downstream", "toy_downstream", "harmful_compliance", "safety_pairs"]
 
 
 rule toyworld:
@@ -30,7 +31,8 @@ rule fetch_model:
 
 rule prepare_dataset:
     input:
-        lambda wildcards: local_source(config["datasets"][wildcards.dataset]),
+        source=lambda wildcards: local_source(config["datasets"][wildcards.dataset]),
+        mix=mixed_in_dataset,
     output:
         f"{RESULTS}/datasets/{{dataset}}.jsonl",
     log:

@@ -114,7 +114,40 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
         _check(spec["lora"], defs["lora"], defs, f"variants.{name}.lora")
     elif "lora" in variant:
         raise ConfigError(f"config key 'variants.{name}.lora': only `lora` variants take LoRA settings")
+    spec.update(_resolve_keeper(config, name, variant, method))
     return spec
+
+
+def _defaults(schema: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
+    filled = {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
+    for key, prop in schema["properties"].items():
+        if prop.get("type") == "object" and "properties" in prop:
+            filled[key] = _defaults(prop, block.get(key, {}))
+    return {**filled, **{k: v for k, v in block.items() if k not in filled or not isinstance(v, dict)}}
+
+
+def _resolve_keeper(config: dict[str, Any], name: str, variant: dict[str, Any], method: str) -> dict[str, Any]:
+    """A variant's `ssah` or `sap` block with defaults filled and its data resolved to the files training reads."""
+    defs = load_schema()["$defs"]
+    where = f"config key 'variants.{name}"
+    if "ssah" in variant and "sap" in variant:
+        raise ConfigError(f"{where}.sap': a variant takes `ssah` or `sap`, not both")
+    if "ssah" in variant:
+        if method != "full":
+            raise ConfigError(f"{where}.ssah': SSAH unit freezing needs method full")
+        ssah = _defaults(defs["ssah"], variant["ssah"])
+        for key in ("safety_data", "utility_data"):
+            if ssah[key] not in config.get("datasets", {}):
+                raise ConfigError(f"{where}.ssah.{key}': unknown data set '{ssah[key]}'")
+            ssah[key.replace("_data", "_path")] = f"{config['results_dir']}/datasets/{ssah[key]}.jsonl"
+        return {"ssah": ssah}
+    if "sap" in variant:
+        if method != "lora":
+            raise ConfigError(f"{where}.sap': SAP trains LoRA weights; it needs method lora")
+        sap = _defaults(defs["sap"], variant["sap"])
+        sap["pairs_path"] = sap["pairs"]
+        return {"sap": sap}
+    return {}
 
 
 def variant_models(config: dict[str, Any], name: str) -> list[str]:
@@ -153,6 +186,11 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if unknown:
             raise ConfigError(f"config key 'variants.{name}.models': unknown model(s) {', '.join(unknown)}")
     _check_chains(config, specs)
+    for name, dataset in config.get("datasets", {}).items():
+        mixed = dataset.get("mix", {}).get("dataset")
+        if mixed is not None and (mixed not in config["datasets"] or mixed == name):
+            raise ConfigError(f"config key 'datasets.{name}.mix.dataset': '{mixed}' must be another data set "
+                              f"(have: {', '.join(config['datasets'])})")
     for name, bench in config["benchmarks"].items():
         if "judge" in bench and bench["judge"] not in JUDGES:
             raise ConfigError(f"config key 'benchmarks.{name}.judge': unknown judge '{bench['judge']}' "

@@ -94,6 +94,22 @@ def discard_stale_checkpoints(checkpoint_dir: Path, fingerprint: str) -> None:
     stamp.write_text(fingerprint)
 
 
+def trainer_for(spec: dict[str, Any], model: Any, tokenizer: Any) -> tuple[type, dict[str, Any]]:
+    """TRL's SFTTrainer, or the subclass of a variant that keeps safety (`ssah`, `sap`), with its arguments."""
+    if "ssah" in spec:
+        from taxfree.ssah import FrozenUnitsTrainer, freeze_masks
+
+        masks = freeze_masks(model, tokenizer, spec["ssah"], spec["training"]["max_length"])
+        return FrozenUnitsTrainer, {"masks": masks, "freeze_other": spec["ssah"]["freeze_other"]}
+    if "sap" in spec:
+        from taxfree.sap import SAPTrainer
+
+        return SAPTrainer, {"sap": spec["sap"]}
+    from trl import SFTTrainer
+
+    return SFTTrainer, {}
+
+
 def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str | Path,
               checkpoint_dir: str | Path, trust_remote_code: bool = False) -> dict[str, Any]:
     """Fine-tune ``base`` on ``data`` as ``spec`` says; write the model (or adapter) to ``out_dir``.
@@ -107,7 +123,6 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
     import shutil
 
     from accelerate import PartialState
-    from trl import SFTTrainer
 
     state = PartialState()
     checkpoint_dir, out_dir = Path(checkpoint_dir), Path(out_dir)
@@ -118,9 +133,10 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
     tokenizer = load_tokenizer(base, trust_remote_code)
     model = load_model(base, trust_remote_code, dtype="float32")
     peft = lora_config(model, spec["lora"]) if spec["method"] == "lora" else None
-    trainer = SFTTrainer(model=model, args=sft_config(spec["training"], checkpoint_dir),
-                         train_dataset=load_sft_dataset(data, tokenizer), processing_class=tokenizer,
-                         peft_config=peft)
+    trainer_class, extra = trainer_for(spec, model, tokenizer)
+    trainer = trainer_class(model=model, args=sft_config(spec["training"], checkpoint_dir),
+                            train_dataset=load_sft_dataset(data, tokenizer), processing_class=tokenizer,
+                            peft_config=peft, **extra)
     if resume:
         log.info("resumed from %s", resume)
     result = trainer.train(resume_from_checkpoint=resume)
