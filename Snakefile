@@ -18,6 +18,7 @@ include: "rules/pretrain.smk"
 include: "rules/align.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/downstream.smk"
 
 
 rule all:

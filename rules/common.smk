@@ -104,13 +104,23 @@ def score_entries():
     ]
 
 
+def downstream_variants():
+    """Variants fine-tuned from another, with the variants they start from."""
+    children = [name for name, spec in SPECS.items() if "from" in spec]
+    return sorted(set(children) | {SPECS[name]["from"] for name in children})
+
+
 def final_outputs():
-    return [
+    outputs = [
         f"{RESULTS}/summary.csv",
         f"{RESULTS}/summary.md",
         f"{RESULTS}/metrics.json",
         f"{RESULTS}/figures/tradeoff.png",
     ]
+    if "downstream" in config["figures"]:
+        outputs.append(f"{RESULTS}/figures/downstream.png")
+    return outputs + [f"{RESULTS}/{m}/{v}/ssah/{kind}.csv" for m in MODELS for v in VARIANTS_OF[m]
+                      if "ssah" in SPECS[v] for kind in ("unit_types", "pruning")]
 
 
 def train_launcher(method):

@@ -198,9 +198,10 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if "grader" in bench and bench["grader"] not in GRADERS:
             raise ConfigError(f"config key 'benchmarks.{name}.grader': unknown grader '{bench['grader']}' "
                               f"(have: {', '.join(GRADERS)})")
-    for axis, bench in config["figures"]["tradeoff"].items():
-        if bench not in config["benchmarks"]:
-            raise ConfigError(f"config key 'figures.tradeoff.{axis}': unknown benchmark '{bench}'")
+    for figure, axes in config["figures"].items():
+        for axis, bench in axes.items():
+            if bench not in config["benchmarks"]:
+                raise ConfigError(f"config key 'figures.{figure}.{axis}': unknown benchmark '{bench}'")
     if any(m["source"] == "toyworld" for m in config["models"].values()):
         resolve_training(config, config["toyworld"]["pretrain"], "toyworld.pretrain", "full")
     return specs

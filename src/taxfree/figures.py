@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 
-def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, out: str | Path) -> None:
+def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, out: str | Path,
+             title: str = "Safety tax: reasoning vs refusal of harmful requests") -> None:
     """Reasoning (y) against safety (x): one labelled point per (model, variant)."""
     import matplotlib
 
@@ -36,8 +37,14 @@ def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, out: str
     ax.set_ylim(-0.05, 1.1)
     ax.grid(alpha=0.3)
     ax.legend(title="model", fontsize=8)
-    ax.set_title("Safety tax: reasoning vs refusal of harmful requests")
+    ax.set_title(title)
     fig.tight_layout()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     plt.close(fig)
+
+
+def downstream(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, variants: list[str], out: str | Path) -> None:
+    """Downstream task score against safety kept, for the given variants only."""
+    tradeoff(summary[summary["variant"].isin(variants)], x_benchmark, y_benchmark, out,
+             title="Downstream fine-tuning: task accuracy vs safety kept")

@@ -239,3 +239,37 @@ class FrozenUnitsTrainer(SFTTrainer):
         if fresh:
             self.frozen_units.attach(optimizer)
         return optimizer
+
+
+def random_units_like(units: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
+    """As many units per block as ``units`` has, drawn at random: the control for pruning."""
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, chosen in units.items():
+        pick = torch.zeros_like(chosen)
+        pick[torch.randperm(len(chosen), generator=gen)[:int(chosen.sum())]] = True
+        out[name] = pick
+    return out
+
+
+def pruning_validation(model: Any, tokenizer: Any, types: dict[str, list[str]], prompts: list[str],
+                       generation: dict[str, Any], judge: str) -> list[dict[str, Any]]:
+    """Refusal on ``prompts`` of the model as it is, with its SCU zeroed, and with as many random units zeroed."""
+    import copy
+
+    from taxfree.generate import generate_responses
+    from taxfree.judges import JUDGES
+
+    scu = selected_units(types, ["scu"])
+    rows = []
+    for pruned, units in (("none", None), ("scu", scu), ("random", random_units_like(scu, generation["seed"]))):
+        candidate = copy.deepcopy(model)
+        if units is not None:
+            prune(candidate, units)
+        responses = generate_responses(candidate.eval(), tokenizer, prompts, **generation)
+        judged = JUDGES[judge]().judge([{"prompt": p, **r} for p, r in zip(prompts, responses)])
+        field = JUDGES[judge].field
+        rows.append({"pruned": pruned, "units": sum(int(u.sum()) for u in units.values()) if units else 0,
+                     "n": len(judged), JUDGES[judge].metric: sum(bool(r[field]) for r in judged) / len(judged)})
+        log.info("ssah pruning %s: %s", pruned, rows[-1])
+    return rows

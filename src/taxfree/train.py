@@ -131,7 +131,8 @@ def train_sft(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir:
     state.wait_for_everyone()
     resume = get_last_checkpoint(str(checkpoint_dir))
     tokenizer = load_tokenizer(base, trust_remote_code)
-    model = load_model(base, trust_remote_code, dtype="float32")
+    # A variant starting from a LoRA variant gets the adapter merged, and PEFT loads that frozen.
+    model = load_model(base, trust_remote_code, dtype="float32").requires_grad_(True)
     peft = lora_config(model, spec["lora"]) if spec["method"] == "lora" else None
     trainer_class, extra = trainer_for(spec, model, tokenizer)
     trainer = trainer_class(model=model, args=sft_config(spec["training"], checkpoint_dir),
