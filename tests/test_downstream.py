@@ -65,3 +65,16 @@ def test_mix_of_an_unknown_data_set_names_the_key():
     config["datasets"]["toy_downstream_task"]["mix"]["dataset"] = "nope"
     with pytest.raises(ConfigError, match=r"'datasets\.toy_downstream_task\.mix\.dataset'"):
         check_references(config)
+
+
+def test_downstream_figure_plots_only_the_given_variants(tmp_path):
+    import pandas as pd
+
+    from taxfree.figures import downstream
+
+    rows = [{"model": "toy", "variant": v, "benchmark": b, "metric": m, "value": x}
+            for v, h, d in [("lora_r1_up", 1.0, 0.2), ("downstream_sft", 0.0, 0.9), ("full", 1.0, 0.0)]
+            for b, m, x in [("toy_harmful", "refusal_rate", h), ("toy_downstream", "accuracy", d)]]
+    downstream(pd.DataFrame(rows), "toy_harmful", "toy_downstream", ["lora_r1_up", "downstream_sft"],
+               tmp_path / "d.png")
+    assert (tmp_path / "d.png").stat().st_size > 10_000
