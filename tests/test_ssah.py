@@ -16,7 +16,7 @@ def tiny(toy_tokenizer):
 def batches(toy_splits, toy_tokenizer):
     from taxfree.data import render
 
-    texts = [(lambda r: r["prompt"] + r["completion"])(render(row, toy_tokenizer)) for row in toy_splits["refusal"][:6]]
+    texts = [t["prompt"] + t["completion"] for t in (render(row, toy_tokenizer) for row in toy_splits["refusal"][:6])]
     return [dict(toy_tokenizer(texts[i:i + 3], return_tensors="pt", padding=True, add_special_tokens=False))
             for i in (0, 3)]
 

@@ -122,8 +122,9 @@ def top_complex(types: dict[str, list[str]], safety: dict[str, torch.Tensor], ut
 def selected_units(types: dict[str, list[str]], wanted: list[str],
                    top_cu: dict[str, list[bool]] | None = None) -> dict[str, torch.Tensor]:
     """Boolean per block: the units of the ``wanted`` types (``top_cu`` counts as one)."""
-    return {n: torch.tensor([t in wanted or ("top_cu" in wanted and top_cu is not None and top_cu[n][j])
-                             for j, t in enumerate(ts)], dtype=torch.bool) for n, ts in types.items()}
+    with_top = "top_cu" in wanted and top_cu is not None
+    return {n: torch.tensor([t in wanted or (with_top and top_cu[n][j]) for j, t in enumerate(ts)], dtype=torch.bool)
+            for n, ts in types.items()}
 
 
 def weight_masks(model: Any, units: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -195,7 +196,7 @@ def calibration_batches(path: str, tokenizer: Any, n: int, max_length: int, batc
     from taxfree.data import load_sft_rows, render
 
     rows = load_sft_rows(path)[:n]
-    texts = [(lambda r: r["prompt"] + r["completion"])(render(row, tokenizer)) for row in rows]
+    texts = [text["prompt"] + text["completion"] for text in (render(row, tokenizer) for row in rows)]
     return [dict(tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True, truncation=True,
                            max_length=max_length, add_special_tokens=False))
             for i in range(0, len(texts), batch_size)]
