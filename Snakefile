@@ -23,6 +23,7 @@ include: "rules/evaluate.smk"
 include: "rules/report.smk"
 include: "rules/geometry.smk"
 include: "rules/saro.smk"
+include: "rules/downstream.smk"
 
 
 rule all:

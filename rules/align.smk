@@ -2,6 +2,7 @@ rule align:
     input:
         base=starting_model,
         data=prepared_dataset,
+        keeper=keeper_inputs,
     output:
         directory(f"{RESULTS}/{{model}}/{{variant}}/model"),
     log:
@@ -23,12 +24,11 @@ rule align:
         code=lambda wildcards: source_hash(
             "train",
             "data",
-            "preferences",
             "models",
             "io",
             "provenance",
             "cli",
-            *regularizer_sources(wildcards.variant),
+            *extension_sources(wildcards.variant),
         ),
     shell:
         TRAIN_CMD

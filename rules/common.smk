@@ -73,9 +73,23 @@ def prepared_dataset(wildcards):
     return f"{RESULTS}/{folder}/{spec['dataset']}.jsonl"
 
 
+def keeper_inputs(wildcards):
+    """Files an `ssah` or `sap` variant reads besides its training set: calibration data, safety pairs."""
+    spec = SPECS[wildcards.variant]
+    if "ssah" in spec:
+        return [spec["ssah"]["safety_path"], spec["ssah"]["utility_path"]]
+    return [spec["sap"]["pairs_path"]] if "sap" in spec else []
+
+
 def local_source(spec):
     """The local file a data set or benchmark is read from; hub ones have none."""
     return [spec["path"]] if "path" in spec else []
+
+
+def mixed_in_dataset(wildcards):
+    """The prepared data set whose rows a data set's `mix` draws from, if it has one."""
+    mix = config["datasets"][wildcards.dataset].get("mix")
+    return [f"{RESULTS}/datasets/{mix['dataset']}.jsonl"] if mix else []
 
 
 def generation_params(wildcards):
@@ -109,13 +123,32 @@ def model_dirs():
     return {m: {v: variant_model(m, v) for v in VARIANTS_OF[m]} for m in MODELS}
 
 
+def downstream_variants():
+    """Variants fine-tuned from another, with the variants they start from."""
+    children = [
+        name
+        for name, spec in SPECS.items()
+        if "from" in spec and spec["method"] != "merge"
+    ]
+    return sorted(set(children) | {SPECS[name]["from"] for name in children})
+
+
 def final_outputs():
-    return [
+    outputs = [
         *rules.aggregate.output,
         *rules.figure_tradeoff.output,
         *expand(rules.figure_ablation.output, ablation=ABLATIONS),
         *geometry_outputs(),
         f"{RESULTS}/reasoning_tokens.csv",
+    ]
+    if "downstream" in config["figures"]:
+        outputs += rules.figure_downstream.output
+    return outputs + [
+        path
+        for m in MODELS
+        for v in VARIANTS_OF[m]
+        if "ssah" in SPECS[v]
+        for path in expand(rules.ssah_analysis.output, model=m, variant=v)
     ]
 
 
@@ -200,6 +233,33 @@ def geometry_outputs():
     return outputs
 
 
-def regularizer_sources(variant):
-    """Regularized variants also depend on the regularizer's modules; the others do not rerun on their edits."""
-    return ("regularizers", "geometry") if "regularizer" in SPECS[variant] else ()
+def extension_sources(variant):
+    """Library modules only some variants train with: editing one reruns just those variants."""
+    spec = SPECS[variant]
+    extensions = {
+        "regularizer": ("regularizers", "geometry"),
+        "ssah": ("ssah",),
+        "sap": ("sap",),
+        "dpo": ("preferences",),
+    }
+    return tuple(
+        name for block, names in extensions.items() if block in spec for name in names
+    )
+
+
+# Downstream fine-tuning (DESIGN.md section 5).
+SSAH_VARIANTS = [name for name, spec in SPECS.items() if "ssah" in spec]
+
+
+def safety_benchmark():
+    """The first judged safety benchmark: where pruning the safety-critical units is measured."""
+    judged = [
+        name
+        for name, b in BENCHMARKS.items()
+        if b["category"] == "safety" and "judge" in b
+    ]
+    if not judged:
+        raise ValueError(
+            "ssah variants need a benchmark of category safety with a judge, to validate pruning on"
+        )
+    return judged[0]

@@ -6,6 +6,11 @@ TOY_SPLITS = [
     "toy_benign",
     "saro_traces",
     "saro_candidates",
+    "reasoning",
+    "downstream",
+    "toy_downstream",
+    "harmful_compliance",
+    "safety_pairs",
 ]
 
 
@@ -42,7 +47,8 @@ rule fetch_model:
 
 rule prepare_dataset:
     input:
-        lambda wildcards: local_source(config["datasets"][wildcards.dataset]),
+        source=lambda wildcards: local_source(config["datasets"][wildcards.dataset]),
+        mix=mixed_in_dataset,
     output:
         f"{RESULTS}/datasets/{{dataset}}.jsonl",
     log:

@@ -1,7 +1,11 @@
 """Load a training set (local file or hub) as prompt/completion rows (rule prepare_dataset)."""
 
-from taxfree.data import prepare
+from taxfree.data import load_sft_rows, mix_rows, prepare
 from taxfree.io import redirect_output, write_jsonl
 
+spec = snakemake.params.spec
 with redirect_output(snakemake.log[0]):
-    write_jsonl(snakemake.output[0], prepare(snakemake.params.spec))
+    rows = prepare(spec)
+    if snakemake.input.mix:
+        rows = mix_rows(rows, load_sft_rows(snakemake.input.mix[0]), spec["mix"]["fraction"], spec["mix"]["seed"])
+    write_jsonl(snakemake.output[0], rows)

@@ -131,6 +131,7 @@ def resolve_variant(config: dict[str, Any], name: str) -> dict[str, Any]:
     elif "lora" in variant:
         raise ConfigError(f"config key 'variants.{name}.lora': only `lora` variants (and `dpo` ones with "
                           "parameters lora) take LoRA settings")
+    spec.update(_resolve_keeper(config, name, variant, method))
     return spec
 
 
@@ -171,7 +172,7 @@ def resolve_merge(config: dict[str, Any], variant: dict[str, Any], name: str) ->
 def _resolve_block(overrides: dict[str, Any], definition: str, where: str) -> dict[str, Any]:
     """A block with the schema definition's defaults filled in, checked."""
     defs = load_schema()["$defs"]
-    block = schema_defaults(definition) | overrides
+    block = _defaults(defs[definition], overrides)
     _check(block, defs[definition], defs, where)
     return block
 
@@ -183,6 +184,38 @@ def _check_data_format(dataset: dict[str, Any], method: str, where: str) -> None
         raise ConfigError(f"config key '{where}': method dpo needs a data set with format candidates")
     if method != "dpo" and pairs:
         raise ConfigError(f"config key '{where}': a data set with format candidates is for method dpo only")
+
+
+def _defaults(schema: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
+    """``block`` with the schema's defaults filled in, nested objects included."""
+    filled = {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
+    for key, prop in schema["properties"].items():
+        if prop.get("type") == "object" and "properties" in prop:
+            filled[key] = _defaults(prop, block.get(key, {}))
+    return {**filled, **{k: v for k, v in block.items() if k not in filled or not isinstance(v, dict)}}
+
+
+def _resolve_keeper(config: dict[str, Any], name: str, variant: dict[str, Any], method: str) -> dict[str, Any]:
+    """A variant's `ssah` or `sap` block with defaults filled and its data resolved to the files training reads."""
+    where = f"config key 'variants.{name}"
+    if "ssah" in variant and "sap" in variant:
+        raise ConfigError(f"{where}.sap': a variant takes `ssah` or `sap`, not both")
+    if "ssah" in variant:
+        if method != "full":
+            raise ConfigError(f"{where}.ssah': SSAH unit freezing needs method full")
+        ssah = _resolve_block(variant["ssah"], "ssah", f"variants.{name}.ssah")
+        for key in ("safety_data", "utility_data"):
+            if ssah[key] not in config.get("datasets", {}):
+                raise ConfigError(f"{where}.ssah.{key}': unknown data set '{ssah[key]}'")
+            ssah[key.replace("_data", "_path")] = f"{config['results_dir']}/datasets/{ssah[key]}.jsonl"
+        return {"ssah": ssah}
+    if "sap" in variant:
+        if method != "lora":
+            raise ConfigError(f"{where}.sap': SAP trains LoRA weights; it needs method lora")
+        sap = _resolve_block(variant["sap"], "sap", f"variants.{name}.sap")
+        sap["pairs_path"] = sap["pairs"]
+        return {"sap": sap}
+    return {}
 
 
 def variant_models(config: dict[str, Any], name: str) -> list[str]:
@@ -224,6 +257,11 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if unknown:
             raise ConfigError(f"config key 'variants.{name}.models': unknown model(s) {', '.join(unknown)}")
     _check_chains(config, specs)
+    for name, dataset in config.get("datasets", {}).items():
+        mixed = dataset.get("mix", {}).get("dataset")
+        if mixed is not None and (mixed not in config["datasets"] or mixed == name):
+            raise ConfigError(f"config key 'datasets.{name}.mix.dataset': '{mixed}' must be another data set "
+                              f"(have: {', '.join(config['datasets'])})")
     for name, bench in config["benchmarks"].items():
         if "judge" in bench and bench["judge"] not in JUDGES:
             raise ConfigError(f"config key 'benchmarks.{name}.judge': unknown judge '{bench['judge']}' "
@@ -240,9 +278,10 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if too_large or (bench["pass_at_k"] and "grader" not in bench):
             raise ConfigError(f"config key 'benchmarks.{name}.pass_at_k': needs a grader and every k at most "
                               f"num_samples ({bench['num_samples']})")
-    for axis, bench in config["figures"]["tradeoff"].items():
-        if bench not in config["benchmarks"]:
-            raise ConfigError(f"config key 'figures.tradeoff.{axis}': unknown benchmark '{bench}'")
+    for figure in ("tradeoff", "downstream"):
+        for axis, bench in config["figures"].get(figure, {}).items():
+            if bench not in config["benchmarks"]:
+                raise ConfigError(f"config key 'figures.{figure}.{axis}': unknown benchmark '{bench}'")
     for name, ablation in config["figures"]["ablations"].items():
         unknown = [v for v in ablation["variants"] if v not in specs]
         if unknown:

@@ -113,6 +113,21 @@ def prepare(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return to_chat_rows(source, rows[: spec["max_rows"]] if spec["max_rows"] else rows, spec)
 
 
+def mix_rows(rows: list[dict[str, Any]], extra: list[dict[str, Any]], fraction: float,
+             seed: int) -> list[dict[str, Any]]:
+    """``rows`` with distinct rows of ``extra`` added so that they make up ``fraction`` of the result, shuffled."""
+    import random
+
+    n_extra = round(fraction * len(rows) / (1 - fraction))
+    if n_extra > len(extra):
+        raise InputError(f"mix: {n_extra} rows wanted ({fraction:.0%} of the mixed set) but the mixed-in data set "
+                         f"has only {len(extra)}")
+    rng = random.Random(seed)
+    mixed = rows + rng.sample(extra, n_extra)
+    rng.shuffle(mixed)
+    return mixed
+
+
 def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
     """Canonical rows from a prepared JSONL, checked."""
     return to_chat_rows(str(path), read_jsonl(path), {"format": "chat"})

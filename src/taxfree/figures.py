@@ -52,7 +52,8 @@ def _axis_label(summary: pd.DataFrame, benchmark: str) -> str:
 
 
 @plt.rc_context(STYLE)
-def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, outs: Sequence[str | Path]) -> None:
+def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, outs: Sequence[str | Path],
+             title: str = "Safety tax: reasoning vs refusal of harmful requests") -> None:
     """Reasoning (y) against safety (x): one labelled point per (model, variant), Pareto front per model."""
     points = tradeoff_points(summary, x_benchmark, y_benchmark)
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=150)
@@ -71,7 +72,7 @@ def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, outs: Se
     ax.set_ylim(-0.05, 1.1)
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title("Safety tax: reasoning vs refusal of harmful requests")
+    ax.set_title(title)
     fig.tight_layout()
     save(fig, outs)
 
@@ -184,3 +185,10 @@ def alpha_sweep(summary: pd.DataFrame, sweeps: dict[str, dict[str, float]], benc
     fig.suptitle("Merge strength: safety and reasoning along alpha")
     fig.tight_layout()
     save(fig, outs)
+
+
+def downstream(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, variants: list[str],
+               outs: Sequence[str | Path]) -> None:
+    """Downstream task score against safety kept, for the given variants only."""
+    tradeoff(summary[summary["variant"].isin(variants)], x_benchmark, y_benchmark, outs,
+             title="Downstream fine-tuning: task accuracy vs safety kept")

@@ -69,6 +69,8 @@ class ToyWorldSpec:
     heldout_topic_fraction: float
     min_ops: int
     max_ops: int
+    n_downstream_train: int = 600
+    n_downstream_eval: int = 100
 
 
 def _chat(prompt: str, completion: str) -> dict[str, Any]:
@@ -224,7 +226,53 @@ def generate(spec: ToyWorldSpec) -> dict[str, list[dict[str, Any]]]:
         "toy_benign": eval_requests(benign_held),
         # Its own generator, so the other splits stay what they were without SaRO data.
         **saro_splits(random.Random(spec.seed + 1), harmful_train, benign_train, spec.n_refusal_train),
+        "reasoning": reasoning_train,
+        **downstream_splits(spec, harmful_train),
     }
+
+
+# The downstream skill (DESIGN.md section 5): summing a digit list mod 10, a task format the
+# pretrained model never saw, written only with words it knows so the vocabulary is unchanged.
+DOWNSTREAM_TEMPLATE = "what is the answer to {digits} ?"
+
+
+def digit_sum_problem(rng: random.Random, min_len: int, max_len: int) -> tuple[str, str, str]:
+    """A list of digits summed left to right mod 10: (list, worked steps, answer)."""
+    digits = [str(rng.randrange(10)) for _ in range(rng.randint(min_len, max_len))]
+    text, total, steps = " , ".join(digits), digits[0], []
+    for position, digit in enumerate(digits[1:], start=2):
+        result = str((int(total) + int(digit)) % 10)
+        rest = digits[position:]
+        steps.append(f"{total} and {digit} is {result}" + (f" , so {result} {' '.join(rest)}" if rest else ""))
+        total = result
+    return text, " . ".join(steps), total
+
+
+def downstream_splits(spec: ToyWorldSpec, harmful_topics: list) -> dict[str, list[dict[str, Any]]]:
+    """The downstream task's training set and eval set, harmful requests answered with compliance
+    (training topics only) for mixing harmful data into downstream training, and safety pairs.
+
+    Its own random stream, so adding it left every other split as it was.
+    """
+    rng = random.Random(f"{spec.seed}-downstream")
+    seen: set[str] = set()
+    train, held = [], []
+    while len(train) + len(held) < spec.n_downstream_train + spec.n_downstream_eval:
+        digits, steps, answer = digit_sum_problem(rng, spec.min_ops + 1, spec.max_ops + 1)
+        if digits in seen:
+            continue
+        seen.add(digits)
+        prompt = DOWNSTREAM_TEMPLATE.format(digits=digits)
+        if len(held) < spec.n_downstream_eval:
+            held.append({"prompt": prompt, "answer": answer})
+        else:
+            train.append(_chat(prompt, reasoning_completion(steps, answer)))
+    requests = _requests(rng, harmful_topics, TRAIN_TEMPLATES, 0)
+    return {"downstream": train, "toy_downstream": held,
+            "harmful_compliance": [_chat(p, compliance_completion(a, o)) for p, a, o in requests],
+            # SAP's safety pairs: the refusal is chosen over the harmful answer.
+            "safety_pairs": [{"prompt": p, "chosen": refusal_completion(a, o), "rejected": compliance_completion(a, o)}
+                             for p, a, o in requests[:48]]}
 
 
 CHAT_TEMPLATE = (

@@ -111,18 +111,33 @@ def discard_stale_checkpoints(checkpoint_dir: Path, fingerprint: str) -> None:
     stamp.write_text(fingerprint)
 
 
-def _sft_trainer(base: str | Path, data: str | Path, spec: dict[str, Any], checkpoint_dir: Path,
-                 trust_remote_code: bool) -> Any:
-    from trl import SFTTrainer
-
-    tokenizer = load_tokenizer(base, trust_remote_code)
-    model = load_model(base, trust_remote_code, dtype="float32")
-    peft = lora_config(model, spec["lora"]) if spec["method"] == "lora" else None
-    trainer_class, extra = SFTTrainer, {}
+def trainer_for(spec: dict[str, Any], model: Any, tokenizer: Any) -> tuple[type, dict[str, Any]]:
+    """TRL's SFTTrainer, or the subclass a variant's extension needs (`regularizer`, `ssah`, `sap`), with its
+    arguments."""
     if "regularizer" in spec:
         from taxfree.regularizers import OverlapSFTTrainer
 
-        trainer_class, extra = OverlapSFTTrainer, {"regularizer": spec["regularizer"]}
+        return OverlapSFTTrainer, {"regularizer": spec["regularizer"]}
+    if "ssah" in spec:
+        from taxfree.ssah import FrozenUnitsTrainer, freeze_masks
+
+        masks = freeze_masks(model, tokenizer, spec["ssah"], spec["training"]["max_length"])
+        return FrozenUnitsTrainer, {"masks": masks, "freeze_other": spec["ssah"]["freeze_other"]}
+    if "sap" in spec:
+        from taxfree.sap import SAPTrainer
+
+        return SAPTrainer, {"sap": spec["sap"]}
+    from trl import SFTTrainer
+
+    return SFTTrainer, {}
+
+
+def _sft_trainer(base: str | Path, data: str | Path, spec: dict[str, Any], checkpoint_dir: Path,
+                 trust_remote_code: bool) -> Any:
+    tokenizer = load_tokenizer(base, trust_remote_code)
+    model = load_model(base, trust_remote_code, dtype="float32")
+    peft = lora_config(model, spec["lora"]) if spec["method"] == "lora" else None
+    trainer_class, extra = trainer_for(spec, model, tokenizer)
     return trainer_class(model=model, args=sft_config(spec["training"], checkpoint_dir),
                          train_dataset=load_sft_dataset(data, tokenizer), processing_class=tokenizer,
                          peft_config=peft, **extra)

@@ -1,0 +1,11 @@
+"""Plot downstream task score against safety for downstream variants (rule figure_downstream)."""
+
+import pandas as pd
+
+from taxfree.figures import downstream
+from taxfree.io import atomic_path, redirect_output
+
+with redirect_output(snakemake.log[0]):
+    with atomic_path(snakemake.output.png) as png, atomic_path(snakemake.output.pdf) as pdf:
+        downstream(pd.read_csv(snakemake.input[0]), snakemake.params.axes["x"], snakemake.params.axes["y"],
+                   snakemake.params.variants, [png, pdf])

@@ -1,0 +1,23 @@
+"""Unit types of a model and what pruning its safety-critical units does to refusal (rule ssah_analysis)."""
+
+import pandas as pd
+import torch
+
+from taxfree.io import atomic_path, read_jsonl, redirect_output
+from taxfree.models import load_model, load_tokenizer
+from taxfree.ssah import pruning_validation, type_table, unit_types
+
+params = snakemake.params
+with redirect_output(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    model = load_model(snakemake.input.model, params.trust_remote_code, dtype="float32").eval()
+    tokenizer = load_tokenizer(snakemake.input.model, params.trust_remote_code, padding_side="left")
+    types, _, _ = unit_types(model, tokenizer, params.ssah, params.max_length)
+    table = pd.DataFrame(type_table(types)).assign(model=snakemake.wildcards.model, variant=snakemake.wildcards.variant)
+    with atomic_path(snakemake.output.types) as tmp:
+        table.to_csv(tmp, index=False)
+    prompts = [row["prompt"] for row in read_jsonl(snakemake.input.safety, required=("prompt",))]
+    pruning = pd.DataFrame(pruning_validation(model, tokenizer, types, prompts, params.generation, params.judge))
+    with atomic_path(snakemake.output.pruning) as tmp:
+        pruning.assign(model=snakemake.wildcards.model, variant=snakemake.wildcards.variant,
+                       benchmark=params.benchmark).to_csv(tmp, index=False)

@@ -1,0 +1,80 @@
+"""The downstream stage's config and data: the toy skill, the harmful mix, `ssah`/`sap` blocks."""
+
+import pytest
+
+from taxfree.config import ConfigError, check_references, resolve_variant
+from taxfree.data import mix_rows
+from taxfree.io import InputError
+from test_config import default_config
+
+
+def test_downstream_splits_leave_the_rest_of_the_world_and_its_vocabulary_alone(toy_spec, toy_splits):
+    from taxfree.toyworld import digit_sum_problem, vocabulary
+
+    new = ("reasoning", "downstream", "toy_downstream", "harmful_compliance", "safety_pairs")
+    rest = {k: v for k, v in toy_splits.items() if k not in new}
+    assert vocabulary(toy_splits) == vocabulary(rest)
+    train = {r["prompt"][0]["content"] for r in toy_splits["downstream"]}
+    assert not train & {r["prompt"] for r in toy_splits["toy_downstream"]}
+    assert len(toy_splits["toy_downstream"]) == toy_spec.n_downstream_eval
+    harmful_eval = {r["topic"] for r in toy_splits["toy_harmful"]}
+    mixed_topics = {" ".join(r["prompt"][0]["content"].split()[-3:-1]) for r in toy_splits["harmful_compliance"]}
+    assert mixed_topics and not mixed_topics & harmful_eval
+    import random
+
+    text, steps, answer = digit_sum_problem(random.Random(1), 3, 3)
+    digits = [int(d) for d in text.split(" , ")]
+    assert int(answer) == sum(digits) % 10 and steps.count(" and ") == 2
+
+
+def test_mix_adds_the_fraction_of_distinct_extra_rows():
+    rows = [{"id": i} for i in range(90)]
+    extra = [{"extra": i} for i in range(50)]
+    mixed = mix_rows(rows, extra, 0.1, seed=0)
+    assert len(mixed) == 100 and sum("extra" in r for r in mixed) == 10
+    assert len({r["extra"] for r in mixed if "extra" in r}) == 10
+    assert mixed == mix_rows(rows, extra, 0.1, seed=0) and mixed != mix_rows(rows, extra, 0.1, seed=1)
+    with pytest.raises(InputError, match="only 50"):
+        mix_rows(rows, extra, 0.5, seed=0)
+
+
+def test_default_downstream_variants_resolve_with_their_data():
+    config = default_config()
+    specs = check_references(config)
+    assert {specs[v]["from"] for v in ("downstream_sft", "downstream_sap", "downstream_ssah_freeze")} == {"lora_r1_up"}
+    ssah = specs["downstream_ssah_freeze"]["ssah"]
+    assert ssah["freeze"] == ["scu", "top_cu"] and ssah["safety_path"] == "results/datasets/toy_refusal.jsonl"
+    assert specs["downstream_sap"]["sap"]["rate"] == 2e-5
+    assert specs["downstream_sap"]["sap"]["columns"] == {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"}
+
+
+@pytest.mark.parametrize("variant, key", [
+    ({"method": "lora", "ssah": {"safety_data": "toy_refusal", "utility_data": "toy_refusal"}}, "x.ssah"),
+    ({"method": "full", "sap": {"pairs": "p.jsonl", "layers": [0]}}, "x.sap"),
+    ({"method": "full", "ssah": {"safety_data": "nope", "utility_data": "toy_refusal"}}, "x.ssah.safety_data"),
+])
+def test_bad_keeper_blocks_name_the_key(variant, key):
+    config = default_config()
+    config["variants"]["x"] = {"dataset": "toy_refusal", **variant}
+    with pytest.raises(ConfigError, match=rf"'variants\.{key}'"):
+        resolve_variant(config, "x")
+
+
+def test_mix_of_an_unknown_data_set_names_the_key():
+    config = default_config()
+    config["datasets"]["toy_downstream_task"]["mix"]["dataset"] = "nope"
+    with pytest.raises(ConfigError, match=r"'datasets\.toy_downstream_task\.mix\.dataset'"):
+        check_references(config)
+
+
+def test_downstream_figure_plots_only_the_given_variants(tmp_path):
+    import pandas as pd
+
+    from taxfree.figures import downstream
+
+    rows = [{"model": "toy", "variant": v, "benchmark": b, "metric": m, "value": x}
+            for v, h, d in [("lora_r1_up", 1.0, 0.2), ("downstream_sft", 0.0, 0.9), ("full", 1.0, 0.0)]
+            for b, m, x in [("toy_harmful", "refusal_rate", h), ("toy_downstream", "accuracy", d)]]
+    downstream(pd.DataFrame(rows), "toy_harmful", "toy_downstream", ["lora_r1_up", "downstream_sft"],
+               tmp_path / "d.png")
+    assert (tmp_path / "d.png").stat().st_size > 10_000
