@@ -21,6 +21,7 @@ rule ssah_analysis:
         max_length=lambda wildcards: SPECS[wildcards.variant]["training"]["max_length"],
         benchmark=lambda wildcards: safety_benchmark(),
         judge=lambda wildcards: BENCHMARKS[safety_benchmark()]["judge"],
+        seed=lambda wildcards: SPECS[wildcards.variant]["training"]["seed"],
         generation=lambda wildcards: generation_params(
             SimpleNamespace(benchmark=safety_benchmark())
         ),

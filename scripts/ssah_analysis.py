@@ -16,8 +16,10 @@ with redirect_output(snakemake.log[0]):
     table = pd.DataFrame(type_table(types)).assign(model=snakemake.wildcards.model, variant=snakemake.wildcards.variant)
     with atomic_path(snakemake.output.types) as tmp:
         table.to_csv(tmp, index=False)
-    prompts = [row["prompt"] for row in read_jsonl(snakemake.input.safety, required=("prompt",))]
-    pruning = pd.DataFrame(pruning_validation(model, tokenizer, types, prompts, params.generation, params.judge))
+    rows = read_jsonl(snakemake.input.safety, required=("prompt", "sample"))
+    prompts = [row["prompt"] for row in rows if row["sample"] == 0]
+    pruning = pd.DataFrame(pruning_validation(model, tokenizer, types, prompts, params.generation, params.judge,
+                                              params.seed))
     with atomic_path(snakemake.output.pruning) as tmp:
         pruning.assign(model=snakemake.wildcards.model, variant=snakemake.wildcards.variant,
                        benchmark=params.benchmark).to_csv(tmp, index=False)

@@ -254,20 +254,25 @@ def random_units_like(units: dict[str, torch.Tensor], seed: int) -> dict[str, to
 
 
 def pruning_validation(model: Any, tokenizer: Any, types: dict[str, list[str]], prompts: list[str],
-                       generation: dict[str, Any], judge: str) -> list[dict[str, Any]]:
-    """Refusal on ``prompts`` of the model as it is, with its SCU zeroed, and with as many random units zeroed."""
+                       generation: dict[str, Any], judge: str, seed: int) -> list[dict[str, Any]]:
+    """Refusal on ``prompts`` of the model as it is, with its SCU zeroed, and with as many random units zeroed.
+
+    ``generation``: the safety benchmark's max_new_tokens, temperature, top_p and batch_size.
+    """
     import copy
 
-    from taxfree.generate import generate_responses
+    from taxfree.generate import chat_prompt, generate_texts
     from taxfree.judges import JUDGES
 
     scu = selected_units(types, ["scu"])
+    texts = [chat_prompt(tokenizer, prompt) for prompt in prompts]
     rows = []
-    for pruned, units in (("none", None), ("scu", scu), ("random", random_units_like(scu, generation["seed"]))):
+    for pruned, units in (("none", None), ("scu", scu), ("random", random_units_like(scu, seed))):
         candidate = copy.deepcopy(model)
         if units is not None:
             prune(candidate, units)
-        responses = generate_responses(candidate.eval(), tokenizer, prompts, **generation)
+        responses = generate_texts(candidate.eval(), tokenizer, texts, generation["max_new_tokens"],
+                                   generation["temperature"], generation["top_p"], generation["batch_size"], seed)
         judged = JUDGES[judge]().judge([{"prompt": p, **r} for p, r in zip(prompts, responses)])
         field = JUDGES[judge].field
         rows.append({"pruned": pruned, "units": sum(int(u.sum()) for u in units.values()) if units else 0,
