@@ -69,3 +69,18 @@ def toy_tokenizer(toy_splits):
     from taxfree.toyworld import build_tokenizer, vocabulary
 
     return build_tokenizer(vocabulary(toy_splits))
+
+
+def random_lora(model, out, rank=2, modules=("up_proj",), seed=1, std=0.1):
+    """A LoRA adapter on ``model`` with random (non-zero) B, as if trained, saved to ``out``."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=4, lora_dropout=0.0,
+                                                  target_modules=list(modules)))
+    torch.manual_seed(seed)
+    for name, param in peft_model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(param, std=std)
+    peft_model.save_pretrained(out)
+    return peft_model

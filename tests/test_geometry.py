@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from conftest import random_lora
 from taxfree.geometry import ModelUpdate, analyse, overlaps, stable_rank, top_subspace
 from taxfree.toyworld import build_model
 
@@ -71,18 +72,10 @@ def toy_base(tmp_path_factory, toy_tokenizer):
 
 
 def save_lora(base_path, out, rank=2, modules=("up_proj",), seed=1):
-    """A LoRA adapter on ``base_path`` with random (non-zero) B, as if trained."""
-    from peft import LoraConfig, get_peft_model
+    """A LoRA adapter on the model in ``base_path`` with random (non-zero) B, as if trained."""
     from transformers import AutoModelForCausalLM
 
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_path),
-                           LoraConfig(r=rank, lora_alpha=4, lora_dropout=0.0, target_modules=list(modules)))
-    torch.manual_seed(seed)
-    for name, param in model.named_parameters():
-        if "lora_B" in name:
-            torch.nn.init.normal_(param, std=0.1)
-    model.save_pretrained(out)
-    return model
+    return random_lora(AutoModelForCausalLM.from_pretrained(base_path), out, rank, modules, seed)
 
 
 def test_lora_update_is_peft_scaled_delta_and_keeps_its_rank(toy_base, tmp_path):

@@ -69,26 +69,17 @@ def test_unknown_module_lists_the_models_linear_modules(model48):
 
 def test_an_adapter_trained_on_an_adapter_keeps_both_updates(tmp_path, toy_tokenizer):
     import torch
-    from peft import LoraConfig, get_peft_model
 
+    from conftest import random_lora
     from taxfree.models import load_model, set_adapter_base
     from taxfree.toyworld import build_model
 
     base = build_model(toy_tokenizer, hidden_size=16, num_layers=1, intermediate_size=32, num_heads=2, seed=0)
     base.save_pretrained(tmp_path / "base")
 
-    def adapter(start, out, seed):
-        model = get_peft_model(start, LoraConfig(r=2, lora_alpha=4, target_modules=["up_proj"]))
-        torch.manual_seed(seed)
-        for name, param in model.named_parameters():
-            if "lora_B" in name:
-                torch.nn.init.normal_(param, std=0.5)
-        model.save_pretrained(out)
-        return model
-
-    adapter(load_model(tmp_path / "base"), tmp_path / "a", seed=1)
+    random_lora(load_model(tmp_path / "base"), tmp_path / "a", seed=1, std=0.5)
     parent = load_model(tmp_path / "a")  # merged: base + A
-    child = adapter(parent, tmp_path / "b", seed=2)
+    child = random_lora(parent, tmp_path / "b", seed=2, std=0.5)
     set_adapter_base(tmp_path / "b", tmp_path / "a")
     ids = torch.tensor([[1, 2, 3, 4]])
     with torch.no_grad():
