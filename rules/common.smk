@@ -7,7 +7,13 @@ from types import SimpleNamespace
 
 from snakemake.utils import validate
 
-from taxfree.config import check_references, resolve_training, svd_cache
+from taxfree.config import (
+    alpha_sweeps,
+    check_references,
+    pruning_benchmark,
+    resolve_training,
+    svd_cache,
+)
 from taxfree.provenance import source_hash
 
 validate(config, "../schemas/config.schema.yaml")
@@ -203,26 +209,6 @@ def variant_kind(variant):
     return "lora+reg" if "regularizer" in spec else spec["method"]
 
 
-def alpha_sweeps():
-    """Merge variants grouped by what they merge and how. A plain sweep also has its `from` at
-    alpha 1 and, when that trained from the base model, the `none` variants at alpha 0.
-    """
-    untrained = [name for name, spec in SPECS.items() if spec["method"] == "none"]
-    sweeps = {}
-    for name in MERGED:
-        spec = SPECS[name]
-        merge = spec["merge"]
-        label = spec["from"]
-        if merge["kind"] == "projected":
-            label += f" projected k={merge['k']} {merge['sides']}-sided"
-        sweeps.setdefault(label, {})[name] = merge["alpha"]
-        if merge["kind"] == "plain":
-            sweeps[label][spec["from"]] = 1.0
-            if "from" not in SPECS[spec["from"]]:
-                sweeps[label].update(dict.fromkeys(untrained, 0.0))
-    return sweeps
-
-
 def geometry_outputs():
     trained = [(m, v) for m in MODELS for v in VARIANTS_OF[m] if v in UPDATED]
     outputs = [geometry_file(m, v) for m, v in trained]
@@ -249,17 +235,3 @@ def extension_sources(variant):
 
 # Downstream fine-tuning (DESIGN.md section 5).
 SSAH_VARIANTS = [name for name, spec in SPECS.items() if "ssah" in spec]
-
-
-def safety_benchmark():
-    """The first judged safety benchmark: where pruning the safety-critical units is measured."""
-    judged = [
-        name
-        for name, b in BENCHMARKS.items()
-        if b["category"] == "safety" and "judge" in b
-    ]
-    if not judged:
-        raise ValueError(
-            "ssah variants need a benchmark of category safety with a judge, to validate pruning on"
-        )
-    return judged[0]

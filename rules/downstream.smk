@@ -5,7 +5,7 @@ rule ssah_analysis:
     input:
         model=starting_model,
         calibration=keeper_inputs,
-        safety=lambda wildcards: f"{RESULTS}/benchmarks/{safety_benchmark()}.jsonl",
+        safety=lambda wildcards: f"{RESULTS}/benchmarks/{pruning_benchmark(config)}.jsonl",
     output:
         types=f"{RESULTS}/{{model}}/{{variant}}/ssah/unit_types.csv",
         pruning=f"{RESULTS}/{{model}}/{{variant}}/ssah/pruning.csv",
@@ -19,11 +19,11 @@ rule ssah_analysis:
     params:
         ssah=lambda wildcards: SPECS[wildcards.variant]["ssah"],
         max_length=lambda wildcards: SPECS[wildcards.variant]["training"]["max_length"],
-        benchmark=lambda wildcards: safety_benchmark(),
-        judge=lambda wildcards: BENCHMARKS[safety_benchmark()]["judge"],
+        benchmark=lambda wildcards: pruning_benchmark(config),
+        judge=lambda wildcards: BENCHMARKS[pruning_benchmark(config)]["judge"],
         seed=lambda wildcards: SPECS[wildcards.variant]["training"]["seed"],
         generation=lambda wildcards: generation_params(
-            SimpleNamespace(benchmark=safety_benchmark())
+            SimpleNamespace(benchmark=pruning_benchmark(config))
         ),
         trust_remote_code=lambda wildcards: MODELS[wildcards.model].get(
             "trust_remote_code", False

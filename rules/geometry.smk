@@ -100,7 +100,7 @@ rule figure_alpha_sweep:
     conda:
         "../envs/plotting.yaml"
     params:
-        sweeps=alpha_sweeps(),
+        sweeps=alpha_sweeps(SPECS),
         axes=config["figures"]["tradeoff"],
         code=source_hash("figures", "io"),
     script:

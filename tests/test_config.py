@@ -90,3 +90,19 @@ def test_chain_to_a_variant_another_model_lacks_is_rejected():
     config["variants"]["full"]["from"] = "lora_r1_up"
     with pytest.raises(ConfigError, match="'lora_r1_up' does not exist for model\\(s\\) other"):
         check_references(config)
+
+
+def test_alpha_sweeps_run_from_the_base_to_the_trained_update():
+    from taxfree.config import alpha_sweeps
+
+    sweeps = alpha_sweeps(check_references(default_config()))
+    assert sweeps["full"] == {"base": 0.0, "full_alpha0.3": 0.3, "full_alpha0.6": 0.6, "full": 1.0}
+    assert sweeps["full projected k=8 one-sided"] == {"full_proj_k8": 1.0}
+
+
+def test_ssah_without_a_judged_safety_benchmark_is_named():
+    config = default_config()
+    config["benchmarks"] = {"toy_reasoning": config["benchmarks"]["toy_reasoning"]}
+    config["figures"] = {"tradeoff": {"x": "toy_reasoning", "y": "toy_reasoning"}, "ablations": {}}
+    with pytest.raises(ConfigError, match="config key 'benchmarks': variants with `ssah` need a benchmark"):
+        check_references(config)

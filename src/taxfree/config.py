@@ -243,6 +243,36 @@ def _check_chains(config: dict[str, Any], specs: dict[str, dict[str, Any]]) -> N
             seen.append(parent)
 
 
+def alpha_sweeps(specs: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Merge variants grouped by what they merge and how, as {label: {variant: alpha}}. A plain sweep
+    also has its `from` at alpha 1 and, when that trained from the base model, the `none` variants at 0.
+    """
+    untrained = [name for name, spec in specs.items() if spec["method"] == "none"]
+    sweeps: dict[str, dict[str, float]] = {}
+    for name, spec in specs.items():
+        if spec["method"] != "merge":
+            continue
+        merge = spec["merge"]
+        label = spec["from"]
+        if merge["kind"] == "projected":
+            label += f" projected k={merge['k']} {merge['sides']}-sided"
+        sweeps.setdefault(label, {})[name] = merge["alpha"]
+        if merge["kind"] == "plain":
+            sweeps[label][spec["from"]] = 1.0
+            if "from" not in specs[spec["from"]]:
+                sweeps[label].update(dict.fromkeys(untrained, 0.0))
+    return sweeps
+
+
+def pruning_benchmark(config: dict[str, Any]) -> str:
+    """The first judged safety benchmark: where pruning SSAH's safety-critical units is measured."""
+    judged = [name for name, b in config["benchmarks"].items() if b["category"] == "safety" and "judge" in b]
+    if not judged:
+        raise ConfigError("config key 'benchmarks': variants with `ssah` need a benchmark of category safety with "
+                          "a judge, to validate pruning on")
+    return judged[0]
+
+
 def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Checks the schema cannot express (names that must refer to other entries).
 
@@ -252,6 +282,8 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     from taxfree.judges import JUDGES
 
     specs = {name: resolve_variant(config, name) for name in config["variants"]}
+    if any("ssah" in spec for spec in specs.values()):
+        pruning_benchmark(config)
     for name, variant in config["variants"].items():
         unknown = [m for m in variant.get("models", []) if m not in config["models"]]
         if unknown:
