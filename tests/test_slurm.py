@@ -169,7 +169,7 @@ def test_every_cluster_job_went_through_slurm(run):
     rules = [job["Comment"].removeprefix("rule_").split("_wildcards_")[0] for job in jobs]
     assert sorted(submitted) == sorted(job["JobId"] for job in jobs)
     assert {job["JobState"] for job in jobs} == {"COMPLETED"}
-    assert sorted(rules) == sorted(["toyworld", "pretrain_toy", "prepare_dataset", "align"]
+    assert sorted(rules) == sorted(["toyworld", "pretrain_toy", "prepare_dataset", "align", "geometry"]
                                    + ["prepare_benchmark"] * 2 + ["generate"] * 4 + ["score"] * 4)
     assert (workdir / "results" / "summary.csv").is_file()
     assert (workdir / "results" / "figures" / "tradeoff.png").is_file()
@@ -178,6 +178,8 @@ def test_every_cluster_job_went_through_slurm(run):
 def test_gpu_rule_asked_for_a_gpu_and_logged_it(run):
     workdir, _, jobs = run
     gpu_requests = {job["Comment"].split("_wildcards_")[0]: job.get("TresPerJob", "") for job in jobs}
-    assert gpu_requests["rule_align"] == "gres:gpu:1"
-    assert all(request == "" for rule, request in gpu_requests.items() if rule != "rule_align")
+    # Training asks for its GPU, and so does the analysis of its update (exact spectral norms).
+    gpu_rules = {"rule_align", "rule_geometry"}
+    assert {gpu_requests[rule] for rule in gpu_rules} == {"gres:gpu:1"}
+    assert all(request == "" for rule, request in gpu_requests.items() if rule not in gpu_rules)
     assert "CUDA_VISIBLE_DEVICES=0" in (workdir / "logs" / "align" / "toy" / "full.log").read_text()
