@@ -84,3 +84,28 @@ def random_lora(model, out, rank=2, modules=("up_proj",), seed=1, std=0.1):
             torch.nn.init.normal_(param, std=std)
     peft_model.save_pretrained(out)
     return peft_model
+
+
+def save_toy(path, tokenizer, seed=0):
+    """A small random toy model with its tokenizer, saved to ``path``."""
+    from taxfree.toyworld import build_model
+
+    model = build_model(tokenizer, hidden_size=16, num_layers=2, intermediate_size=32, num_heads=2, seed=seed)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return model
+
+
+@pytest.fixture(scope="module")
+def toy_base(tmp_path_factory, toy_tokenizer):
+    """A small random toy model on disk, shared by a test module."""
+    path = tmp_path_factory.mktemp("toy_base") / "base"
+    save_toy(path, toy_tokenizer)
+    return path
+
+
+def save_lora(base_path, out, rank=2, modules=("up_proj",), seed=1):
+    """A LoRA adapter on the model in ``base_path`` with random (non-zero) B, as if trained."""
+    from transformers import AutoModelForCausalLM
+
+    return random_lora(AutoModelForCausalLM.from_pretrained(base_path), out, rank, modules, seed)

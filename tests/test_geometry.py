@@ -3,9 +3,8 @@
 import pytest
 import torch
 
-from conftest import random_lora
+from conftest import save_lora
 from taxfree.geometry import ModelUpdate, analyse, overlaps, stable_rank, top_subspace
-from taxfree.toyworld import build_model
 
 torch.set_num_threads(1)
 
@@ -55,27 +54,6 @@ def test_overlap_inside_the_subspace_is_one_and_outside_is_zero():
     left_only = sub.U @ torch.randn(4, 16)  # in the column space only
     measured = overlaps(left_only, sub)
     assert measured["overlap_left"] == pytest.approx(1, abs=1e-5) and measured["overlap_right"] < 0.9
-
-
-def save_toy(path, tokenizer, seed=0):
-    model = build_model(tokenizer, hidden_size=16, num_layers=2, intermediate_size=32, num_heads=2, seed=seed)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return model
-
-
-@pytest.fixture(scope="module")
-def toy_base(tmp_path_factory, toy_tokenizer):
-    path = tmp_path_factory.mktemp("geometry") / "base"
-    save_toy(path, toy_tokenizer)
-    return path
-
-
-def save_lora(base_path, out, rank=2, modules=("up_proj",), seed=1):
-    """A LoRA adapter on the model in ``base_path`` with random (non-zero) B, as if trained."""
-    from transformers import AutoModelForCausalLM
-
-    return random_lora(AutoModelForCausalLM.from_pretrained(base_path), out, rank, modules, seed)
 
 
 def test_lora_update_is_peft_scaled_delta_and_keeps_its_rank(toy_base, tmp_path):

@@ -6,7 +6,7 @@ import torch
 from taxfree.geometry import ModelUpdate, overlaps, top_subspace
 from taxfree.merge import merge_model, project_off
 from taxfree.models import load_model
-from test_geometry import save_lora, save_toy, toy_base  # noqa: F401  (toy_base is a fixture)
+from conftest import save_lora
 
 torch.set_num_threads(1)
 

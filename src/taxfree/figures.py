@@ -134,7 +134,7 @@ def _by_layer(table: pd.DataFrame, value: str, columns: str, title: str, ylabel:
             if logy:
                 ax.set_yscale("log")
         axes[row][0].set_ylabel(ylabel)
-    handles, labels = {}, {}
+    handles = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
