@@ -13,6 +13,7 @@ from taxfree.config import (
     pruning_benchmark,
     resolve_training,
     svd_cache,
+    variant_models,
 )
 from taxfree.provenance import source_hash
 
@@ -28,9 +29,7 @@ TRAINED = [
 ]
 VARIANTS_OF = {
     model: [
-        name
-        for name, v in config["variants"].items()
-        if model in v.get("models", MODELS)
+        name for name in config["variants"] if model in variant_models(config, name)
     ]
     for model in MODELS
 }
