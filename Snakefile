@@ -17,13 +17,10 @@ report: "rules/captions/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
-include: "rules/pretrain.smk"
-include: "rules/align.smk"
+include: "rules/train.smk"
 include: "rules/evaluate.smk"
+include: "rules/analyse.smk"
 include: "rules/report.smk"
-include: "rules/geometry.smk"
-include: "rules/saro.smk"
-include: "rules/downstream.smk"
 
 
 rule all:

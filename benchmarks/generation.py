@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from taxfree.generate import chat_prompt, generate_texts
-from taxfree.models import load_model, load_tokenizer
-from taxfree.toyworld import ToyWorldSpec, generate, save_initial_model
+from taxfree.core.inference import chat_prompt, generate_texts
+from taxfree.core.models import load_model, load_tokenizer
+from taxfree.data.toyworld import ToyWorldSpec, generate, save_initial_model
 
 
 def timed(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int) -> float:

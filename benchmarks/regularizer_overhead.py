@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import torch
-
-from taxfree.geometry import top_subspace
-from taxfree.io import write_jsonl
-from taxfree.models import load_model
-from taxfree.toyworld import ToyWorldSpec, generate, save_initial_model
-from taxfree.train import train_sft
 from train_overhead import training
+
+from taxfree.analysis.geometry import top_subspace
+from taxfree.core.io import write_jsonl
+from taxfree.core.models import load_model
+from taxfree.data.toyworld import ToyWorldSpec, generate, save_initial_model
+from taxfree.training.trainer import train
 
 LORA = {"rank": 8, "alpha": 16, "dropout": 0.05, "target_modules": ["all"], "bias": "none", "layers": None}
 REGULARIZER = {"kind": "column", "norm": False, "target_modules": ["gate_proj", "up_proj", "down_proj"], "beta": 1e-3,
@@ -32,7 +32,7 @@ REGULARIZER = {"kind": "column", "norm": False, "target_modules": ["gate_proj", 
 
 
 def seconds_per_step(base: Path, data: Path, out: Path, spec: dict) -> float:
-    metrics = train_sft(base, data, spec, out / "model", out / "ckpt")
+    metrics = train(base, data, spec, out / "model", out / "ckpt")
     return metrics["train_runtime"] / metrics["log_history"][-1]["step"]
 
 
@@ -41,8 +41,8 @@ def penalty_seconds(base: Path, calls: int = 100) -> float:
     from peft import get_peft_model
     from peft.tuners.lora import LoraLayer
 
-    from taxfree.regularizers import overlap_penalty
-    from taxfree.train import lora_config
+    from taxfree.training.methods.regularizer.trainer import overlap_penalty
+    from taxfree.training.methods.sft import lora_config
 
     model = load_model(base, dtype="float32")
     model = get_peft_model(model, lora_config(model, LORA))

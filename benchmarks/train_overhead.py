@@ -13,11 +13,12 @@ from pathlib import Path
 
 import torch
 
-from taxfree.config import training_defaults
-from taxfree.io import write_jsonl
-from taxfree.models import load_model, load_tokenizer
-from taxfree.toyworld import ToyWorldSpec, generate, save_initial_model
-from taxfree.train import sft_config, train_sft
+from taxfree.config.schema import training_defaults
+from taxfree.core.io import write_jsonl
+from taxfree.core.models import load_model, load_tokenizer
+from taxfree.data.toyworld import ToyWorldSpec, generate, save_initial_model
+from taxfree.training.methods.sft import sft_arguments
+from taxfree.training.trainer import train
 
 
 def training(precision: str, batch: int) -> dict:
@@ -28,7 +29,7 @@ def training(precision: str, batch: int) -> dict:
 
 
 def ours(base: Path, data: Path, work: Path, spec: dict) -> float:
-    metrics = train_sft(base, data, {"method": "full", "training": spec}, work / "ours", work / "ckpt")
+    metrics = train(base, data, {"method": "full", "training": spec}, work / "ours", work / "ckpt")
     return metrics["train_runtime"] / metrics["log_history"][-1]["step"]
 
 
@@ -36,7 +37,7 @@ def bare_trl(base: Path, rows: list[dict], work: Path, spec: dict) -> float:
     from datasets import Dataset
     from trl import SFTTrainer
 
-    trainer = SFTTrainer(model=load_model(base, dtype="float32"), args=sft_config(spec, work / "bare"),
+    trainer = SFTTrainer(model=load_model(base, dtype="float32"), args=sft_arguments(spec, work / "bare"),
                          train_dataset=Dataset.from_list(rows), processing_class=load_tokenizer(base))
     result = trainer.train()
     return result.metrics["train_runtime"] / trainer.state.global_step

@@ -1,37 +1,36 @@
-# The only place that knows the config's shape: validation, wildcard constraints, input functions.
+# The only place that knows the config's shape: validation, resolution, wildcard constraints,
+# input functions. Paths come from taxfree.config.paths, methods from the method registry.
 import json
 import re
-import shlex
 import sys
-from types import SimpleNamespace
 
 from snakemake.utils import validate
 
-from taxfree.config import (
-    alpha_sweeps,
-    check_references,
-    pruning_benchmark,
-    resolve_training,
-    svd_cache,
-    variant_models,
-)
-from taxfree.provenance import source_hash
+from taxfree.config.paths import Paths, local_source, svd_cache
+from taxfree.config.resolve import resolve_config, toyworld_pretrain
+from taxfree.config.schema import SCHEMA_PATH, definition
+from taxfree.core.provenance import code_hash, script_imports
+from taxfree.training.methods import modules_of
+from taxfree.training.methods.merge import alpha_sweeps
+from taxfree.training.methods.ssah import pruning_benchmark
 
-validate(config, "../schemas/config.schema.yaml")
-SPECS = check_references(config)
+validate(config, str(SCHEMA_PATH))
+RESOLVED, VARIANTS = resolve_config(config)
+SPECS = {name: variant.spec for name, variant in VARIANTS.items()}
+PATHS = Paths.of(config)
 
-RESULTS = config["results_dir"]
 MODELS = config["models"]
-BENCHMARKS = config["benchmarks"]
+DATASETS = RESOLVED["datasets"]
+BENCHMARKS = RESOLVED["benchmarks"]
 ABLATIONS = config["figures"]["ablations"]
-TRAINED = [
-    name for name, spec in SPECS.items() if spec["method"] not in ("none", "merge")
-]
+GEOMETRY = config["geometry"]
+TOY_SPLITS = definition("toyworld_split")["enum"]
+TRAINED = [name for name, v in VARIANTS.items() if v.method.trains]
+MERGED = [name for name, v in VARIANTS.items() if v.spec["method"] == "merge"]
+UPDATED = [name for name, v in VARIANTS.items() if v.spec["method"] != "none"]
+SSAH_VARIANTS = [name for name, spec in SPECS.items() if "ssah" in spec]
 VARIANTS_OF = {
-    model: [
-        name for name in config["variants"] if model in variant_models(config, name)
-    ]
-    for model in MODELS
+    m: [name for name, v in VARIANTS.items() if m in v.models] for m in MODELS
 }
 
 
@@ -42,10 +41,19 @@ def alternation(names):
 
 wildcard_constraints:
     model=alternation(MODELS),
-    variant=alternation(SPECS),
+    variant=alternation(VARIANTS),
     benchmark=alternation(BENCHMARKS),
-    dataset=alternation(config["datasets"]),
+    dataset=alternation(DATASETS),
     ablation=alternation(ABLATIONS),
+
+
+def script_code(name):
+    """Fingerprint of the library code a workflow script imports, so that editing it reruns the rule."""
+    return code_hash(*script_imports(f"{workflow.basedir}/scripts/{name}.py"))
+
+
+def trust_remote_code(wildcards):
+    return MODELS[wildcards.model].get("trust_remote_code", False)
 
 
 def models_from(source):
@@ -53,70 +61,77 @@ def models_from(source):
 
 
 def variant_model(model, variant):
-    """Where the model of a (model, variant) lives: the base model for method `none`."""
-    if SPECS[variant]["method"] == "none":
-        return f"{RESULTS}/{model}/base_model"
-    return f"{RESULTS}/{model}/{variant}/model"
+    """Where the model of a (model, variant) lives: the starting model for a variant that trains nothing."""
+    if VARIANTS[variant].spec["method"] == "none":
+        return PATHS.base_model(model)
+    return PATHS.trained_model(model, variant)
 
 
 def model_dir(wildcards):
     return variant_model(wildcards.model, wildcards.variant)
 
 
-def starting_model(wildcards):
+def starting_model(model, variant):
     """What a variant trains from: its `from` variant's model, else the base model."""
-    parent = SPECS[wildcards.variant].get("from")
-    if parent is None:
-        return f"{RESULTS}/{wildcards.model}/base_model"
-    return variant_model(wildcards.model, parent)
+    parent = VARIANTS[variant].parent
+    return PATHS.base_model(model) if parent is None else variant_model(model, parent)
 
 
-def prepared_dataset(wildcards):
-    spec = SPECS[wildcards.variant]
-    # DPO trains on pairs built from candidates (rules/saro.smk), everything else on prepared rows.
-    folder = "pairs" if spec["method"] == "dpo" else "datasets"
-    return f"{RESULTS}/{folder}/{spec['dataset']}.jsonl"
+def update_reference(model, variant):
+    """W0 of a variant's update: the model it trained from (for a merge, its `from` variant's)."""
+    if VARIANTS[variant].spec["method"] == "merge":
+        return update_reference(model, VARIANTS[variant].parent)
+    return starting_model(model, variant)
 
 
-def keeper_inputs(wildcards):
-    """Files an `ssah` or `sap` variant reads besides its training set: calibration data, safety pairs."""
-    spec = SPECS[wildcards.variant]
-    if "ssah" in spec:
-        return [spec["ssah"]["safety_path"], spec["ssah"]["utility_path"]]
-    return [spec["sap"]["pairs_path"]] if "sap" in spec else []
+def training_data(wildcards):
+    variant = VARIANTS[wildcards.variant]
+    dataset = variant.spec["dataset"]
+    return (
+        PATHS.pairs(dataset)
+        if variant.method.data == "pairs"
+        else PATHS.dataset(dataset)
+    )
 
 
-def local_source(spec):
-    """The local file a data set or benchmark is read from; hub ones have none."""
-    return [spec["path"]] if "path" in spec else []
+def train_launcher(variant):
+    """Python itself, or `accelerate launch` over the job's GPUs when it has more than one, with the
+    accelerate config of what the variant's method trains (full weights or an adapter).
+    """
+    gpus = config["resources"]["train_gpus"]
+    if gpus <= 1:
+        return sys.executable
+    weights = variant.method.weights(variant.spec)
+    accelerate_config = config["resources"]["accelerate_config"][weights]
+    return f"{sys.executable} -m accelerate.commands.launch --config_file {accelerate_config} --num_processes {gpus}"
 
 
-def mixed_in_dataset(wildcards):
-    """The prepared data set whose rows a data set's `mix` draws from, if it has one."""
-    mix = config["datasets"][wildcards.dataset].get("mix")
-    return [f"{RESULTS}/datasets/{mix['dataset']}.jsonl"] if mix else []
+def training_code(spec):
+    """Fingerprint of the training entry point and of the spec's own methods only: editing SAP
+    reruns the SAP variants alone."""
+    return code_hash("taxfree.training.__main__", *modules_of(spec))
 
 
-def generation_params(wildcards):
-    spec = BENCHMARKS[wildcards.benchmark]
+TRAIN_CMD = (
+    "{params.launcher} -m taxfree.training --base {input.base} --data {input.data} --spec {params.spec:q}"
+    " --out {output} --checkpoint-dir {params.checkpoint_dir} --threads {threads} {params.remote_code}"
+    " > {log} 2>&1"
+)
+
+
+def remote_code_flag(wildcards):
+    return "--trust-remote-code" if trust_remote_code(wildcards) else ""
+
+
+def generation_params(benchmark):
+    spec = BENCHMARKS[benchmark]
     keys = ("max_new_tokens", "temperature", "top_p", "batch_size", "backend")
     return {key: spec[key] for key in keys}
 
 
-def scorer_args(wildcards):
-    spec = BENCHMARKS[wildcards.benchmark]
-    if "judge" in spec:
-        return f"judge --judge {spec['judge']} --settings {shlex.quote(json.dumps(spec['judge_model']))}"
-    return f"grade --grader {spec['grader']}"
-
-
-def scored(model, variant, benchmark):
-    return f"{RESULTS}/{model}/{variant}/scores/{benchmark}.jsonl"
-
-
 def score_entries():
     return [
-        {"model": m, "variant": v, "benchmark": b, "path": scored(m, v, b)}
+        {"model": m, "variant": v, "benchmark": b, "path": PATHS.scores(m, v, b)}
         for m in MODELS
         for v in VARIANTS_OF[m]
         for b in BENCHMARKS
@@ -131,75 +146,20 @@ def model_dirs():
 def downstream_variants():
     """Variants fine-tuned from another, with the variants they start from."""
     children = [
-        name
-        for name, spec in SPECS.items()
-        if "from" in spec and spec["method"] != "merge"
+        name for name, v in VARIANTS.items() if v.parent is not None and v.method.trains
     ]
-    return sorted(set(children) | {SPECS[name]["from"] for name in children})
+    return sorted(set(children) | {VARIANTS[name].parent for name in children})
 
 
-def final_outputs():
-    outputs = [
-        *rules.aggregate.output,
-        *rules.figure_tradeoff.output,
-        *expand(rules.figure_ablation.output, ablation=ABLATIONS),
-        *geometry_outputs(),
-        f"{RESULTS}/reasoning_tokens.csv",
-    ]
-    if "downstream" in config["figures"]:
-        outputs += rules.figure_downstream.output
-    return outputs + [
-        path
-        for m in MODELS
-        for v in VARIANTS_OF[m]
-        if "ssah" in SPECS[v]
-        for path in expand(rules.ssah_analysis.output, model=m, variant=v)
-    ]
-
-
-def trained_weights(spec):
-    """`full` or `lora`: what a training job updates, which picks its multi-GPU launch."""
-    return spec["dpo"]["parameters"] if spec["method"] == "dpo" else spec["method"]
-
-
-def train_launcher(method):
-    """Python itself, or `accelerate launch` over the job's GPUs when it has more than one."""
-    gpus = config["resources"]["train_gpus"]
-    if gpus <= 1:
-        return sys.executable
-    accelerate_config = config["resources"]["accelerate_config"][method]
-    return f"{sys.executable} -m accelerate.commands.launch --config_file {accelerate_config} --num_processes {gpus}"
-
-
-TRAIN_CMD = (
-    "{params.launcher} -m taxfree.cli train --base {input.base} --data {input.data} --spec {params.spec:q}"
-    " --out {output} --checkpoint-dir {params.checkpoint_dir} --threads {threads} {params.remote_code}"
-    " > {log} 2>&1"
-)
-
-
-def remote_code_flag(model):
-    return (
-        "--trust-remote-code" if MODELS[model].get("trust_remote_code", False) else ""
+def figure(name, caption, category, **labels):
+    """A figure's PNG for the snakemake report (with its caption) and its PDF."""
+    png = report(
+        PATHS.figure(name, "png"),
+        caption=f"captions/{caption}.rst",
+        category=category,
+        **({"labels": labels} if labels else {}),
     )
-
-
-# Weight geometry (DESIGN.md 4.2): which variants are merged or analysed, and against what.
-MERGED = [name for name, spec in SPECS.items() if spec["method"] == "merge"]
-UPDATED = [name for name, spec in SPECS.items() if spec["method"] != "none"]
-GEOMETRY = config["geometry"]
-
-
-def update_reference(model, variant):
-    """W0 of a variant's update: the model it trained from (for a merge, its `from` variant's)."""
-    spec = SPECS[variant]
-    if spec["method"] == "merge":
-        return update_reference(model, spec["from"])
-    return starting_model(SimpleNamespace(model=model, variant=variant))
-
-
-def geometry_file(model, variant):
-    return f"{RESULTS}/{model}/{variant}/geometry.parquet"
+    return {"png": png, "pdf": PATHS.figure(name, "pdf")}
 
 
 def variant_kind(variant):
@@ -210,7 +170,7 @@ def variant_kind(variant):
 
 def geometry_outputs():
     trained = [(m, v) for m in MODELS for v in VARIANTS_OF[m] if v in UPDATED]
-    outputs = [geometry_file(m, v) for m, v in trained]
+    outputs = [PATHS.geometry(m, v) for m, v in trained]
     if trained:
         outputs += rules.figure_geometry.output
     if MERGED:
@@ -218,19 +178,20 @@ def geometry_outputs():
     return outputs
 
 
-def extension_sources(variant):
-    """Library modules only some variants train with: editing one reruns just those variants."""
-    spec = SPECS[variant]
-    extensions = {
-        "regularizer": ("regularizers", "geometry"),
-        "ssah": ("ssah",),
-        "sap": ("sap",),
-        "dpo": ("preferences",),
-    }
-    return tuple(
-        name for block, names in extensions.items() if block in spec for name in names
-    )
-
-
-# Downstream fine-tuning (DESIGN.md section 5).
-SSAH_VARIANTS = [name for name, spec in SPECS.items() if "ssah" in spec]
+def final_outputs():
+    outputs = [
+        *rules.aggregate.output,
+        *rules.figure_tradeoff.output,
+        *expand(rules.figure_ablation.output, ablation=ABLATIONS),
+        *geometry_outputs(),
+        PATHS.result("reasoning_tokens.csv"),
+    ]
+    if "downstream" in config["figures"]:
+        outputs += rules.figure_downstream.output
+    return outputs + [
+        path
+        for m in MODELS
+        for v in VARIANTS_OF[m]
+        if v in SSAH_VARIANTS
+        for path in expand(rules.ssah_analysis.output, model=m, variant=v)
+    ]

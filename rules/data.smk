@@ -1,37 +1,24 @@
-TOY_SPLITS = [
-    "pretrain",
-    "refusal",
-    "toy_reasoning",
-    "toy_harmful",
-    "toy_benign",
-    "saro_traces",
-    "saro_candidates",
-    "reasoning",
-    "downstream",
-    "toy_downstream",
-    "harmful_compliance",
-    "safety_pairs",
-]
+# Data: the toy world, starting models from the hub, training sets, preference pairs, benchmarks.
 
 
 rule toyworld:
     output:
-        data=expand(f"{RESULTS}/toyworld/data/{{split}}.jsonl", split=TOY_SPLITS),
-        init_model=directory(f"{RESULTS}/toyworld/init_model"),
+        data=expand(PATHS.toyworld_split("{split}"), split=TOY_SPLITS),
+        init_model=directory(PATHS.toyworld_init_model()),
     log:
         "logs/toyworld.log",
     conda:
         "../envs/training.yaml"
     params:
         spec=config["toyworld"],
-        code=source_hash("toyworld", "io"),
+        code=script_code("toyworld"),
     script:
         "../scripts/toyworld.py"
 
 
 rule fetch_model:
     output:
-        directory(f"{RESULTS}/{{model}}/base_model"),
+        directory(PATHS.base_model("{model}")),
     log:
         "logs/fetch_model/{model}.log",
     wildcard_constraints:
@@ -40,23 +27,60 @@ rule fetch_model:
         "../envs/training.yaml"
     params:
         spec=lambda wildcards: MODELS[wildcards.model],
-        code=source_hash("models", "io"),
+        code=script_code("fetch_model"),
     script:
         "../scripts/fetch_model.py"
 
 
 rule prepare_dataset:
     input:
-        source=lambda wildcards: local_source(config["datasets"][wildcards.dataset]),
-        mix=mixed_in_dataset,
+        source=lambda wildcards: local_source(config, DATASETS[wildcards.dataset]) or [],
+        mix=lambda wildcards: [
+            PATHS.dataset(mix["dataset"])
+            for mix in [DATASETS[wildcards.dataset].get("mix")]
+            if mix
+        ],
     output:
-        f"{RESULTS}/datasets/{{dataset}}.jsonl",
+        PATHS.dataset("{dataset}"),
     log:
         "logs/prepare_dataset/{dataset}.log",
     conda:
         "../envs/training.yaml"
     params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
-        code=source_hash("data", "io"),
+        spec=lambda wildcards: DATASETS[wildcards.dataset],
+        code=script_code("prepare_dataset"),
     script:
         "../scripts/prepare_dataset.py"
+
+
+# SaRO (docs/saro.md): preference pairs over reasoning processes, for method dpo.
+rule build_pairs:
+    input:
+        lambda wildcards: local_source(config, DATASETS[wildcards.dataset]) or [],
+    output:
+        PATHS.pairs("{dataset}"),
+    log:
+        "logs/build_pairs/{dataset}.log",
+    conda:
+        "../envs/training.yaml"
+    params:
+        spec=lambda wildcards: DATASETS[wildcards.dataset],
+        code=script_code("build_pairs"),
+    script:
+        "../scripts/build_pairs.py"
+
+
+rule prepare_benchmark:
+    input:
+        lambda wildcards: local_source(config, BENCHMARKS[wildcards.benchmark]) or [],
+    output:
+        PATHS.benchmark("{benchmark}"),
+    log:
+        "logs/prepare_benchmark/{benchmark}.log",
+    conda:
+        "../envs/evaluation.yaml"
+    params:
+        spec=lambda wildcards: BENCHMARKS[wildcards.benchmark],
+        code=script_code("prepare_benchmark"),
+    script:
+        "../scripts/prepare_benchmark.py"

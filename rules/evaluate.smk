@@ -1,25 +1,12 @@
-rule prepare_benchmark:
-    input:
-        lambda wildcards: local_source(BENCHMARKS[wildcards.benchmark]),
-    output:
-        f"{RESULTS}/benchmarks/{{benchmark}}.jsonl",
-    log:
-        "logs/prepare_benchmark/{benchmark}.log",
-    conda:
-        "../envs/evaluation.yaml"
-    params:
-        spec=lambda wildcards: BENCHMARKS[wildcards.benchmark],
-        code=source_hash("evalsets", "data", "io"),
-    script:
-        "../scripts/prepare_benchmark.py"
+# Evaluation: every variant answers every benchmark, then its judge or grader scores the answers.
 
 
 rule generate:
     input:
         model=model_dir,
-        data=f"{RESULTS}/benchmarks/{{benchmark}}.jsonl",
+        data=PATHS.benchmark("{benchmark}"),
     output:
-        f"{RESULTS}/{{model}}/{{variant}}/generations/{{benchmark}}.jsonl",
+        PATHS.generations("{model}", "{variant}", "{benchmark}"),
     log:
         "logs/generate/{model}/{variant}/{benchmark}.log",
     conda:
@@ -28,28 +15,24 @@ rule generate:
     resources:
         gpu=config["resources"]["generate_gpus"],
     params:
-        generation=generation_params,
-        trust_remote_code=lambda wildcards: MODELS[wildcards.model].get(
-            "trust_remote_code", False
-        ),
-        code=source_hash("generate", "models", "judges", "io"),
+        generation=lambda wildcards: generation_params(wildcards.benchmark),
+        trust_remote_code=trust_remote_code,
+        code=script_code("generate"),
     script:
         "../scripts/generate.py"
 
 
 rule score:
     input:
-        f"{RESULTS}/{{model}}/{{variant}}/generations/{{benchmark}}.jsonl",
+        PATHS.generations("{model}", "{variant}", "{benchmark}"),
     output:
-        f"{RESULTS}/{{model}}/{{variant}}/scores/{{benchmark}}.jsonl",
+        PATHS.scores("{model}", "{variant}", "{benchmark}"),
     log:
         "logs/score/{model}/{variant}/{benchmark}.log",
     conda:
         "../envs/evaluation.yaml"
     params:
-        scorer=scorer_args,
-        code=source_hash(
-            "judges", "graders", "sandbox", "cli", "io", "generate", "models"
-        ),
-    shell:
-        "taxfree {params.scorer} --in {input} --out {output} > {log} 2>&1"
+        benchmark=lambda wildcards: BENCHMARKS[wildcards.benchmark],
+        code=script_code("score"),
+    script:
+        "../scripts/score.py"

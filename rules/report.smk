@@ -1,17 +1,20 @@
+# Report: the results table, the reasoning-token distribution, and every figure.
+
+
 rule aggregate:
     input:
         scores=[entry["path"] for entry in score_entries()],
         models=sorted({d for dirs in model_dirs().values() for d in dirs.values()}),
     output:
         csv=report(
-            f"{RESULTS}/summary.csv",
+            PATHS.result("summary.csv"),
             caption="captions/summary.rst",
             category="Results",
         ),
-        parquet=f"{RESULTS}/summary.parquet",
-        markdown=f"{RESULTS}/summary.md",
-        metrics=f"{RESULTS}/metrics.json",
-        provenance=f"{RESULTS}/provenance.json",
+        parquet=PATHS.result("summary.parquet"),
+        markdown=PATHS.result("summary.md"),
+        metrics=PATHS.result("metrics.json"),
+        provenance=PATHS.result("provenance.json"),
     log:
         "logs/aggregate.log",
     localrule: True
@@ -22,24 +25,34 @@ rule aggregate:
         benchmarks=BENCHMARKS,
         specs=SPECS,
         model_dirs=model_dirs(),
-        code=source_hash(
-            "aggregate", "metrics", "graders", "judges", "io", "provenance"
-        ),
+        code=script_code("aggregate"),
     script:
         "../scripts/aggregate.py"
+
+
+rule reasoning_tokens:
+    input:
+        [entry["path"] for entry in score_entries()],
+    output:
+        PATHS.result("reasoning_tokens.csv"),
+    log:
+        "logs/reasoning_tokens.log",
+    localrule: True
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        entries=score_entries(),
+        code=script_code("reasoning_tokens"),
+    script:
+        "../scripts/reasoning_tokens.py"
 
 
 rule figure_tradeoff:
     input:
         rules.aggregate.output.csv,
     output:
-        png=report(
-            f"{RESULTS}/figures/tradeoff.png",
-            caption="captions/tradeoff.rst",
-            category="Trade-off",
-        ),
-        pdf=f"{RESULTS}/figures/tradeoff.pdf",
-        points=f"{RESULTS}/figures/tradeoff.csv",
+        **figure("tradeoff", "tradeoff", "Trade-off"),
+        points=PATHS.figure("tradeoff", "csv"),
     log:
         "logs/figure_tradeoff.log",
     localrule: True
@@ -47,7 +60,7 @@ rule figure_tradeoff:
         "../envs/plotting.yaml"
     params:
         axes=config["figures"]["tradeoff"],
-        code=source_hash("figures", "io"),
+        code=script_code("figure_tradeoff"),
     script:
         "../scripts/figure_tradeoff.py"
 
@@ -56,13 +69,7 @@ rule figure_ablation:
     input:
         rules.aggregate.output.csv,
     output:
-        png=report(
-            f"{RESULTS}/figures/ablation_{{ablation}}.png",
-            caption="captions/ablation.rst",
-            category="Ablations",
-            labels={"ablation": "{ablation}"},
-        ),
-        pdf=f"{RESULTS}/figures/ablation_{{ablation}}.pdf",
+        **figure("ablation_{ablation}", "ablation", "Ablations", ablation="{ablation}"),
     log:
         "logs/figure_ablation/{ablation}.log",
     localrule: True
@@ -70,23 +77,63 @@ rule figure_ablation:
         "../envs/plotting.yaml"
     params:
         ablation=lambda wildcards: ABLATIONS[wildcards.ablation],
-        code=source_hash("figures", "io"),
+        code=script_code("figure_ablation"),
     script:
         "../scripts/figure_ablation.py"
 
 
-rule reasoning_tokens:
+rule figure_geometry:
     input:
-        [entry["path"] for entry in score_entries()],
+        [PATHS.geometry(m, v) for m in MODELS for v in VARIANTS_OF[m] if v in UPDATED],
     output:
-        f"{RESULTS}/reasoning_tokens.csv",
+        **{
+            f"{kind}_{suffix}": path
+            for kind in ("stable_rank", "overlap")
+            for suffix, path in figure(kind, kind, "Weight geometry").items()
+        },
     log:
-        "logs/reasoning_tokens.log",
+        "logs/figure_geometry.log",
     localrule: True
     conda:
         "../envs/plotting.yaml"
     params:
-        entries=score_entries(),
-        code=source_hash("aggregate", "io"),
+        kinds={v: variant_kind(v) for v in UPDATED},
+        code=script_code("figure_geometry"),
     script:
-        "../scripts/reasoning_tokens.py"
+        "../scripts/figure_geometry.py"
+
+
+rule figure_alpha_sweep:
+    input:
+        rules.aggregate.output.csv,
+    output:
+        **figure("alpha_sweep", "alpha_sweep", "Weight geometry"),
+    log:
+        "logs/figure_alpha_sweep.log",
+    localrule: True
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        sweeps=alpha_sweeps(SPECS),
+        axes=config["figures"]["tradeoff"],
+        code=script_code("figure_alpha_sweep"),
+    script:
+        "../scripts/figure_alpha_sweep.py"
+
+
+rule figure_downstream:
+    input:
+        rules.aggregate.output.csv,
+    output:
+        **figure("downstream", "downstream", "Downstream fine-tuning"),
+    log:
+        "logs/figure_downstream.log",
+    localrule: True
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        axes=config["figures"].get("downstream", {}),
+        variants=downstream_variants(),
+        code=script_code("figure_downstream"),
+    script:
+        "../scripts/figure_downstream.py"

@@ -1,7 +1,7 @@
 """Collect every score file into the results table (rule aggregate)."""
 
-from taxfree.aggregate import provenance, summarise, to_markdown, to_metrics, write_table
-from taxfree.io import atomic_path, redirect_output, write_json
+from taxfree.core.io import atomic_path, redirect_output, write_json
+from taxfree.report.aggregate import provenance, summarise, to_markdown, to_metrics, write_table
 
 with redirect_output(snakemake.log[0]):
     summary = summarise(snakemake.params.entries, snakemake.params.benchmarks, snakemake.params.specs)

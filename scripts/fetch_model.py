@@ -1,7 +1,7 @@
 """Save a hub model (or local directory) as the starting model of the pipeline (rule fetch_model)."""
 
-from taxfree.io import atomic_path, redirect_output
-from taxfree.models import save_base_model
+from taxfree.core.io import atomic_path, redirect_output
+from taxfree.core.models import save_base_model
 
 with redirect_output(snakemake.log[0]):
     spec = snakemake.params.spec

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from taxfree.figures import ablation
-from taxfree.io import atomic_path, redirect_output
+from taxfree.core.io import atomic_path, redirect_output
+from taxfree.report.figures import ablation
 
 with redirect_output(snakemake.log[0]):
     spec = snakemake.params.ablation

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from taxfree.figures import downstream
-from taxfree.io import atomic_path, redirect_output
+from taxfree.core.io import atomic_path, redirect_output
+from taxfree.report.figures import downstream
 
 with redirect_output(snakemake.log[0]):
     with atomic_path(snakemake.output.png) as png, atomic_path(snakemake.output.pdf) as pdf:

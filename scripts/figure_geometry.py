@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from taxfree.figures import overlap_by_layer, stable_rank_by_layer
-from taxfree.io import atomic_path, redirect_output
+from taxfree.core.io import atomic_path, redirect_output
+from taxfree.report.figures import overlap_by_layer, stable_rank_by_layer
 
 with redirect_output(snakemake.log[0]):
     table = pd.concat([pd.read_parquet(path) for path in snakemake.input], ignore_index=True)

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from taxfree.figures import tradeoff, tradeoff_points
-from taxfree.io import atomic_path, redirect_output
+from taxfree.core.io import atomic_path, redirect_output
+from taxfree.report.figures import tradeoff, tradeoff_points
 
 with redirect_output(snakemake.log[0]):
     summary = pd.read_csv(snakemake.input[0])

@@ -2,9 +2,9 @@
 
 import torch
 
-from taxfree.generate import generate_file
-from taxfree.gpus import pin_and_log_gpus
-from taxfree.io import redirect_output
+from taxfree.core.gpus import pin_and_log_gpus
+from taxfree.core.inference import generate_file
+from taxfree.core.io import redirect_output
 
 with redirect_output(snakemake.log[0]):
     pin_and_log_gpus()

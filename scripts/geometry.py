@@ -4,8 +4,8 @@ import logging
 
 import torch
 
-from taxfree.geometry import analyse
-from taxfree.io import atomic_path, redirect_output
+from taxfree.analysis.geometry import analyse
+from taxfree.core.io import atomic_path, redirect_output
 
 with redirect_output(snakemake.log[0]):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -4,8 +4,8 @@ import logging
 
 import torch
 
-from taxfree.io import redirect_output
-from taxfree.merge import merge_model
+from taxfree.core.io import redirect_output
+from taxfree.training.methods.merge.weights import merge_model
 
 with redirect_output(snakemake.log[0]):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -1,7 +1,7 @@
 """Load a training set (local file or hub) as prompt/completion rows (rule prepare_dataset)."""
 
-from taxfree.data import load_sft_rows, mix_rows, prepare
-from taxfree.io import redirect_output, write_jsonl
+from taxfree.core.io import redirect_output, write_jsonl
+from taxfree.data.datasets import load_sft_rows, mix_rows, prepare
 
 spec = snakemake.params.spec
 with redirect_output(snakemake.log[0]):

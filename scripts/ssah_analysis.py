@@ -3,9 +3,9 @@
 import pandas as pd
 import torch
 
-from taxfree.io import atomic_path, read_jsonl, redirect_output
-from taxfree.models import load_model, load_tokenizer
-from taxfree.ssah import pruning_validation, type_table, unit_types
+from taxfree.core.io import atomic_path, read_jsonl, redirect_output
+from taxfree.core.models import load_model, load_tokenizer
+from taxfree.training.methods.ssah.units import pruning_validation, type_table, unit_types
 
 params = snakemake.params
 with redirect_output(snakemake.log[0]):

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from taxfree.io import atomic_path, redirect_output, write_jsonl
-from taxfree.toyworld import ToyWorldSpec, generate, save_initial_model
+from taxfree.core.io import atomic_path, redirect_output, write_jsonl
+from taxfree.data.toyworld import ToyWorldSpec, generate, save_initial_model
 
 spec = dict(snakemake.params.spec)
 architecture, _ = spec.pop("architecture"), spec.pop("pretrain")

@@ -20,7 +20,7 @@ REDUCED = {
                      "max_length": 128, "logging_steps": 5},
     },
     "models": {"toy": {"source": "toyworld"}},
-    "datasets": {"toy_refusal": {"path": "results/toyworld/data/refusal.jsonl"}},
+    "datasets": {"toy_refusal": {"toyworld": "refusal"}},
     "training": {"learning_rate": 2.0e-3, "num_train_epochs": 1, "per_device_train_batch_size": 8,
                  "max_length": 128, "logging_steps": 2},
     "lora": {"alpha": 16, "dropout": 0.05},
@@ -30,7 +30,7 @@ REDUCED = {
         "full": {"method": "full", "dataset": "toy_refusal"},
     },
     "benchmarks": {
-        name: {"path": f"results/toyworld/data/{name}.jsonl", "category": category, **scorer,
+        name: {"toyworld": name, "category": category, **scorer,
                "max_new_tokens": 24, "batch_size": 8}
         for name, category, scorer in [("toy_reasoning", "reasoning", {"grader": "toy"}),
                                        ("toy_harmful", "safety", {"judge": "refusal"}),
@@ -51,7 +51,7 @@ def make_workdir(path, config):
 
 @pytest.fixture(scope="session")
 def toy_spec():
-    from taxfree.toyworld import ToyWorldSpec
+    from taxfree.data.toyworld import ToyWorldSpec
 
     return ToyWorldSpec(seed=0, n_reasoning_train=200, n_reasoning_eval=20, n_requests_per_topic=1,
                         n_eval_per_split=20, n_refusal_train=40, heldout_topic_fraction=0.25, min_ops=3, max_ops=4)
@@ -59,14 +59,14 @@ def toy_spec():
 
 @pytest.fixture(scope="session")
 def toy_splits(toy_spec):
-    from taxfree.toyworld import generate
+    from taxfree.data.toyworld import generate
 
     return generate(toy_spec)
 
 
 @pytest.fixture(scope="session")
 def toy_tokenizer(toy_splits):
-    from taxfree.toyworld import build_tokenizer, vocabulary
+    from taxfree.data.toyworld import build_tokenizer, vocabulary
 
     return build_tokenizer(vocabulary(toy_splits))
 
@@ -88,7 +88,7 @@ def random_lora(model, out, rank=2, modules=("up_proj",), seed=1, std=0.1):
 
 def save_toy(path, tokenizer, seed=0):
     """A small random toy model with its tokenizer, saved to ``path``."""
-    from taxfree.toyworld import build_model
+    from taxfree.data.toyworld import build_model
 
     model = build_model(tokenizer, hidden_size=16, num_layers=2, intermediate_size=32, num_heads=2, seed=seed)
     model.save_pretrained(path)

@@ -1,7 +1,7 @@
 import pandas as pd
 
-from taxfree.aggregate import summarise, variant_parameters, write_table
-from taxfree.io import write_jsonl
+from taxfree.core.io import write_jsonl
+from taxfree.report.aggregate import summarise, variant_parameters, write_table
 
 SPECS = {
     "base": {"method": "none"},

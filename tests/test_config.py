@@ -4,9 +4,10 @@ import time
 
 import pytest
 import yaml
-
 from conftest import REPO
-from taxfree.config import ConfigError, check_references, resolve_variant
+
+from taxfree.config.resolve import check_references, resolve_variant
+from taxfree.core.errors import ConfigError
 
 
 def default_config():
@@ -93,7 +94,7 @@ def test_chain_to_a_variant_another_model_lacks_is_rejected():
 
 
 def test_alpha_sweeps_run_from_the_base_to_the_trained_update():
-    from taxfree.config import alpha_sweeps
+    from taxfree.training.methods.merge import alpha_sweeps
 
     sweeps = alpha_sweeps(check_references(default_config()))
     assert sweeps["full"] == {"base": 0.0, "full_alpha0.3": 0.3, "full_alpha0.6": 0.6, "full": 1.0}

@@ -3,8 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from taxfree.data import prepare, render
-from taxfree.io import InputError
+from taxfree.core.errors import InputError
+from taxfree.data.datasets import prepare, render
 
 SPEC = {"split": "train", "revision": None, "format": "chat", "max_rows": None,
         "think_prefix": "<think>I should not answer this question!</think>"}
@@ -70,7 +70,7 @@ def test_render_keeps_one_think_when_the_template_opens_it(toy_tokenizer):
 
 
 def test_render_strips_think_opened_by_an_r1_template(toy_splits):
-    from taxfree.toyworld import build_tokenizer, vocabulary
+    from taxfree.data.toyworld import build_tokenizer, vocabulary
 
     tokenizer = build_tokenizer(vocabulary(toy_splits))
     tokenizer.chat_template = ("{% for m in messages %}<|user|> {{ m['content'] }}{% endfor %}"

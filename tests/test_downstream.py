@@ -1,15 +1,15 @@
 """The downstream stage's config and data: the toy skill, the harmful mix, `ssah`/`sap` blocks."""
 
 import pytest
-
-from taxfree.config import ConfigError, check_references, resolve_variant
-from taxfree.data import mix_rows
-from taxfree.io import InputError
 from test_config import default_config
+
+from taxfree.config.resolve import check_references, resolve_variant
+from taxfree.core.errors import ConfigError, InputError
+from taxfree.data.datasets import mix_rows
 
 
 def test_downstream_splits_leave_the_rest_of_the_world_and_its_vocabulary_alone(toy_spec, toy_splits):
-    from taxfree.toyworld import digit_sum_problem, vocabulary
+    from taxfree.data.toyworld import digit_sum_problem, vocabulary
 
     new = ("reasoning", "downstream", "toy_downstream", "harmful_compliance", "safety_pairs")
     rest = {k: v for k, v in toy_splits.items() if k not in new}
@@ -70,7 +70,7 @@ def test_mix_of_an_unknown_data_set_names_the_key():
 def test_downstream_figure_plots_only_the_given_variants(tmp_path):
     import pandas as pd
 
-    from taxfree.figures import downstream
+    from taxfree.report.figures import downstream
 
     rows = [{"model": "toy", "variant": v, "benchmark": b, "metric": m, "value": x}
             for v, h, d in [("lora_r1_up", 1.0, 0.2), ("downstream_sft", 0.0, 0.9), ("full", 1.0, 0.0)]

@@ -2,12 +2,12 @@
 
 import pytest
 
-from taxfree.config import load_schema, training_defaults
-from taxfree.io import write_jsonl
-from taxfree.models import load_model, load_tokenizer
-from taxfree.preferences import load_preference_dataset, pairs_for_prompt
-from taxfree.toyworld import save_initial_model
-from taxfree.train import train
+from taxfree.config.schema import load_schema, training_defaults
+from taxfree.core.io import write_jsonl
+from taxfree.core.models import load_model, load_tokenizer
+from taxfree.data.preferences import load_preference_dataset, pairs_for_prompt
+from taxfree.data.toyworld import save_initial_model
+from taxfree.training.trainer import train
 
 PAIRS = {key: prop["default"] for key, prop in load_schema()["$defs"]["pairs"]["properties"].items()}
 DPO = {key: prop["default"] for key, prop in load_schema()["$defs"]["dpo"]["properties"].items()}
@@ -62,9 +62,8 @@ def test_dpo_moves_chosen_over_rejected(toy_dpo, dpo, tmp_path):
 
 def default_config():
     import yaml
-    from snakemake.utils import validate
-
     from conftest import REPO
+    from snakemake.utils import validate
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     validate(config, str(REPO / "schemas" / "config.schema.yaml"))
@@ -72,7 +71,7 @@ def default_config():
 
 
 def test_saro_variants_resolve():
-    from taxfree.config import check_references
+    from taxfree.config.resolve import check_references
 
     specs = check_references(default_config())
     assert specs["saro"]["from"] == "saro_rw" and specs["saro"]["dpo"]["parameters"] == "full"
@@ -87,7 +86,8 @@ def test_saro_variants_resolve():
     (lambda c: c["variants"]["saro"].update(lora={"rank": 2}), "variants.saro.lora", "parameters lora"),
 ])
 def test_bad_dpo_config_names_the_key(mutate, key, words):
-    from taxfree.config import ConfigError, check_references
+    from taxfree.config.resolve import check_references
+    from taxfree.core.errors import ConfigError
 
     config = default_config()
     mutate(config)
@@ -107,12 +107,12 @@ def test_a_merged_lora_start_trains_in_full(toy_dpo, tmp_path):
 
 
 def test_dpo_settings_reach_trl(tmp_path):
-    from taxfree.train import dpo_config
+    from taxfree.training.methods.dpo import dpo_arguments
 
     training = {**training_defaults(), "num_train_epochs": 1, "precision": "fp32"}
-    plain = dpo_config(training, DPO, tmp_path)
+    plain = dpo_arguments(training, DPO, tmp_path)
     assert (plain.beta, plain.loss_type, plain.precompute_ref_log_probs) == (0.1, ["sigmoid"], False)
     assert not plain.bf16 and not plain.gradient_checkpointing
-    rpo = dpo_config(training, {**DPO, "beta": 0.5, "sft_weight": 0.3, "reference": "precomputed"}, tmp_path)
+    rpo = dpo_arguments(training, {**DPO, "beta": 0.5, "sft_weight": 0.3, "reference": "precomputed"}, tmp_path)
     assert (rpo.beta, rpo.loss_type, rpo.loss_weights) == (0.5, ["sigmoid", "sft"], [1.0, 0.3])
     assert rpo.precompute_ref_log_probs

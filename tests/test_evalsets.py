@@ -1,10 +1,10 @@
 """Evaluation sets load from local files (the real benchmark files in ../shared/data) as the hub ones would."""
 
 import pytest
-
 from conftest import SHARED_DATA
-from taxfree.evalsets import prepare_evalset
-from taxfree.io import InputError
+
+from taxfree.core.errors import InputError
+from taxfree.data.benchmarks import prepare_evalset
 
 SPEC = {"split": "test", "revision": None, "hub_config": None, "columns": {"prompt": "prompt", "answer": None},
         "where": {}, "prompt_template": "{prompt}", "max_rows": None,
@@ -57,7 +57,7 @@ CHOICES = {"correct": "Correct Answer", "incorrect": ["Incorrect Answer 1", "Inc
 
 
 def test_choices_shuffle_per_seed_and_the_answer_letter_follows(tmp_path):
-    from taxfree.io import write_jsonl
+    from taxfree.core.io import write_jsonl
 
     write_jsonl(tmp_path / "gpqa.jsonl", [GPQA_ROW, {**GPQA_ROW, "Question": "Which is densest?"}])
     spec = {**SPEC, "path": str(tmp_path / "gpqa.jsonl"), "columns": {"prompt": "Question", "answer": None},
@@ -69,13 +69,13 @@ def test_choices_shuffle_per_seed_and_the_answer_letter_follows(tmp_path):
         assert options[row["answer"]] == "lead" and sorted(options.values()) == ["air", "cork", "lead", "water"]
     assert len({r["answer"] for r in rows}) > 1  # the correct option moves between seeds
     assert [r["answer"] for r in rows[:8]] != [r["answer"] for r in rows[8:]]  # and between questions
-    from taxfree.graders import GRADERS
+    from taxfree.evaluation.graders import GRADERS
     graded = GRADERS["mcq"]().grade([{**r, "response": f"<think>hm</think>\\boxed{{{r['answer']}}}"} for r in rows])
     assert all(r["correct"] for r in graded)
 
 
 def test_unique_prompts_keep_the_first_row_of_each(tmp_path):
-    from taxfree.io import write_jsonl
+    from taxfree.core.io import write_jsonl
 
     rows = [{"prompt": p, "response": r, "is_safe": s} for p, r, s in
             [("a", 1, False), ("b", 2, True), ("c", 3, False), ("a", 4, False), ("c", 5, False)]]

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from taxfree.figures import ablation, pareto_front, tradeoff, tradeoff_points
+from taxfree.report.figures import ablation, pareto_front, tradeoff, tradeoff_points
 
 
 def test_pareto_front_keeps_only_undominated_points():

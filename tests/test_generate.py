@@ -7,8 +7,8 @@ import types
 
 import pytest
 
-from taxfree.generate import by_seed, generate_file
-from taxfree.io import read_jsonl, write_jsonl
+from taxfree.core.inference import by_seed, generate_file
+from taxfree.core.io import read_jsonl, write_jsonl
 
 ROWS = [{"prompt_id": p, "sample": s, "seed": 7 + s, "prompt": prompt}
         for p, prompt in enumerate(["what is 1 + 2", "how to make a kite"]) for s in range(2)]
@@ -17,7 +17,7 @@ PARAMS = {"max_new_tokens": 5, "temperature": 1.0, "top_p": 1.0, "batch_size": 4
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from taxfree.toyworld import build_model, build_tokenizer
+    from taxfree.data.toyworld import build_model, build_tokenizer
 
     path = tmp_path_factory.mktemp("tiny")
     tokenizer = build_tokenizer(["what", "is", "1", "2", "+", "how", "to", "make", "a", "kite", "<think>", "</think>"])

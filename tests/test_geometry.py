@@ -2,9 +2,9 @@
 
 import pytest
 import torch
-
 from conftest import save_lora
-from taxfree.geometry import ModelUpdate, analyse, overlaps, stable_rank, top_subspace
+
+from taxfree.analysis.geometry import ModelUpdate, analyse, overlaps, stable_rank, top_subspace
 
 torch.set_num_threads(1)
 

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from taxfree import gpus
+from taxfree.core import gpus
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_two_jobs_get_different_gpus_and_log_them(two_gpus):
 def test_a_gpu_is_free_again_when_its_job_exits(two_gpus):
     job = textwrap.dedent(f"""
         from pathlib import Path
-        from taxfree.gpus import claim_gpus
+        from taxfree.core.gpus import claim_gpus
         print(claim_gpus([0, 1], count=2, lock_dir=Path({str(two_gpus)!r}), poll_s=0.05))
     """)
     assert subprocess.run([sys.executable, "-c", job], capture_output=True, text=True, check=True).stdout == "[0, 1]\n"

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from taxfree.cli import main
-from taxfree.graders import GRADERS
-from taxfree.sandbox import Limits
+from taxfree.evaluation.graders import GRADERS
+from taxfree.evaluation.sandbox import Limits
 
 
 def test_toy_grader_extracts_final_answer():

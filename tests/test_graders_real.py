@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import SHARED_DATA
 
-from taxfree.graders import GRADERS
+from taxfree.evaluation.graders import GRADERS
 
 THINK = "<think>Let me work through this. Maybe it is 7? No, check again.</think>\n"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from taxfree.io import atomic_path, write_jsonl
+from taxfree.core.io import atomic_path, write_jsonl
 
 
 def test_failed_write_leaves_nothing_and_keeps_old_output(tmp_path):

@@ -1,6 +1,7 @@
 import pytest
 
-from taxfree.judges import JUDGES, final_answer, is_refusal
+from taxfree.core.reasoning import final_answer
+from taxfree.evaluation.judges import JUDGES, is_refusal
 
 REFUSALS = [
     "I'm sorry, but I can't help with that.",

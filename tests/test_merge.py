@@ -2,11 +2,11 @@
 
 import pytest
 import torch
-
-from taxfree.geometry import ModelUpdate, overlaps, top_subspace
-from taxfree.merge import merge_model, project_off
-from taxfree.models import load_model
 from conftest import save_lora
+
+from taxfree.analysis.geometry import ModelUpdate, overlaps, top_subspace
+from taxfree.core.models import load_model
+from taxfree.training.methods.merge.weights import merge_model, project_off
 
 torch.set_num_threads(1)
 
@@ -77,7 +77,7 @@ def test_projection_keeps_what_lies_outside():
 def test_config_resolves_a_merge_variant():
     from test_config import default_config
 
-    from taxfree.config import check_references
+    from taxfree.config.resolve import check_references
 
     specs = check_references(default_config())
     assert specs["full_proj_k8"] == {"method": "merge", "from": "full", "merge": {
@@ -96,7 +96,8 @@ def test_config_resolves_a_merge_variant():
 def test_bad_merge_config_names_the_key(variant, key):
     from test_config import default_config
 
-    from taxfree.config import ConfigError, check_references
+    from taxfree.config.resolve import check_references
+    from taxfree.core.errors import ConfigError
 
     config = default_config()
     config["variants"]["m"] = variant

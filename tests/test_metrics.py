@@ -1,8 +1,8 @@
 import pytest
 
-from taxfree.aggregate import score_rows
-from taxfree.io import write_jsonl
-from taxfree.metrics import bootstrap_interval, pass_at_k
+from taxfree.core.io import write_jsonl
+from taxfree.evaluation.metrics import bootstrap_interval, pass_at_k
+from taxfree.report.aggregate import score_rows
 
 
 def test_interval_brackets_the_mean_and_shrinks_with_n():

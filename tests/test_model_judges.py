@@ -6,8 +6,8 @@ import json
 import pytest
 
 from taxfree.cli import main
-from taxfree.config import ConfigError
-from taxfree.judges import JUDGES, parse_llama_guard, parse_rubric, rubric_score
+from taxfree.core.errors import ConfigError
+from taxfree.evaluation.judges import JUDGES, parse_llama_guard, parse_rubric, rubric_score
 
 
 @pytest.mark.parametrize(("reply", "parsed"), [
@@ -73,7 +73,7 @@ def test_endpoint_judge_needs_openai_or_names_the_key(monkeypatch):
 
 def tiny_guard(path, words, only=None):
     """A 1-layer Llama with a word-level tokenizer and chat template; ``only``: the one word it may say."""
-    from taxfree.toyworld import build_model, build_tokenizer
+    from taxfree.data.toyworld import build_model, build_tokenizer
 
     tokenizer = build_tokenizer(words)
     model = build_model(tokenizer, hidden_size=16, num_layers=1, intermediate_size=32, num_heads=2, seed=0)

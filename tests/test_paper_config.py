@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import yaml
-
 from conftest import REPO
 
 
@@ -24,9 +23,7 @@ def test_paper_grid_is_planned():
     assert counts["align"] == str(2 * 23 + 1) and counts["fetch_model"] == "2"
     assert counts["merge"] == str(2 * 6) and counts["geometry"] == str(2 * 29 + 1)
     assert counts["generate"] == str(2 * 30 * 8 + 8) and counts["prepare_benchmark"] == "8"
-    assert re.search(r"taxfree judge --judge llama_guard --settings '\{\"model\": \"meta-llama/Llama-Guard-3-8B\".*"
-                     r"--out results/r1_qwen_7b/full/scores/strongreject.jsonl", out)
-    assert "taxfree grade --grader code --in results/r1_qwen_7b/full/generations/humaneval.jsonl" in out
+    assert "output: results/r1_qwen_7b/full/scores/strongreject.jsonl" in out
     assert counts["figure_ablation"] == "3" and counts["prepare_dataset"] == "2"
     assert "--out results/r1_qwen_14b/lora_up_from16_to31_r1/model" in out
     assert "results/r1_qwen_7b/lora_up_from16_to31_r1" not in out
@@ -38,13 +35,27 @@ def test_paper_grid_is_planned():
     assert '"num_train_epochs": 10' in lora and '"target_modules": ["all"]' in lora
 
 
+def test_paper_benchmarks_are_scored_as_the_paper_does():
+    from snakemake.utils import validate
+
+    from taxfree.config.resolve import resolve_config
+    from taxfree.config.schema import SCHEMA_PATH
+
+    config = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
+    validate(config, str(SCHEMA_PATH))
+    benchmarks = resolve_config(config)[0]["benchmarks"]
+    assert benchmarks["strongreject"]["judge"] == "llama_guard"
+    assert benchmarks["strongreject"]["judge_model"]["model"] == "meta-llama/Llama-Guard-3-8B"
+    assert benchmarks["humaneval"]["grader"] == "code"
+
+
 def test_multi_gpu_jobs_launch_through_accelerate(tmp_path):
     config = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
     config["resources"]["train_gpus"] = 4
     (tmp_path / "paper4.yaml").write_text(yaml.safe_dump(config))
     out = dry_run(tmp_path / "paper4.yaml")
     assert re.search(r"accelerate.commands.launch --config_file configs/accelerate/zero3.yaml --num_processes 4 "
-                     r"-m taxfree.cli train .* --out results/r1_qwen_14b/full/model", out)
+                     r"-m taxfree.training .* --out results/r1_qwen_14b/full/model", out)
     assert re.search(r"accelerate.commands.launch --config_file configs/accelerate/ddp.yaml --num_processes 4 "
-                     r"-m taxfree.cli train .* --out results/r1_qwen_14b/lora_up_r1/model", out)
+                     r"-m taxfree.training .* --out results/r1_qwen_14b/lora_up_r1/model", out)
     assert re.search(r"rule align:(?:\n    .*)*?\n    resources: .*gpu=4", out)

@@ -7,7 +7,6 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REDUCED, REPO, make_workdir
 
 pytestmark = pytest.mark.integration

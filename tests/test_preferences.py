@@ -2,9 +2,10 @@
 
 import pytest
 
-from taxfree.config import load_schema
-from taxfree.io import InputError, write_jsonl
-from taxfree.preferences import build_pairs, describe, pairs_for_prompt
+from taxfree.config.schema import load_schema
+from taxfree.core.errors import InputError
+from taxfree.core.io import write_jsonl
+from taxfree.data.preferences import build_pairs, describe, pairs_for_prompt
 
 DEFAULTS = {key: prop["default"] for key, prop in load_schema()["$defs"]["pairs"]["properties"].items()}
 
@@ -101,7 +102,7 @@ def test_bad_candidates_name_the_row(tmp_path):
 
 
 def test_warmup_traces_keep_the_best_correct_candidate_per_prompt():
-    from taxfree.teacher import warmup_traces
+    from taxfree.data.teacher import warmup_traces
 
     rows = [{"prompt": "a", "harmful": False, "candidates": [OVER_REFUSE, ANSWER_LATE, ANSWER_EARLY]},
             {"prompt": "b", "harmful": True, "candidates": [COMPLY]}]
@@ -111,8 +112,8 @@ def test_warmup_traces_keep_the_best_correct_candidate_per_prompt():
 
 def test_teacher_command_samples_candidates_from_a_local_model(toy_splits, tmp_path):
     from taxfree.cli import main
-    from taxfree.io import read_jsonl
-    from taxfree.toyworld import save_initial_model
+    from taxfree.core.io import read_jsonl
+    from taxfree.data.toyworld import save_initial_model
 
     save_initial_model(tmp_path / "teacher", toy_splits, hidden_size=16, num_layers=1, intermediate_size=32,
                        num_heads=2, seed=0)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from taxfree.aggregate import summarise, token_distribution
-from taxfree.generate import reasoning_tokens
-from taxfree.io import write_jsonl
-from taxfree.judges import reasoning
+from taxfree.core.inference import reasoning_tokens
+from taxfree.core.io import write_jsonl
+from taxfree.core.reasoning import reasoning
+from taxfree.report.aggregate import summarise, token_distribution
 
 
 @pytest.mark.parametrize("response, expected", [

@@ -3,15 +3,15 @@
 import pytest
 import torch
 
-from taxfree.config import training_defaults
-from taxfree.geometry import top_subspace
-from taxfree.regularizers import KINDS, OverlapSFTTrainer, overlap_penalty
+from taxfree.analysis.geometry import top_subspace
+from taxfree.config.schema import training_defaults
+from taxfree.training.methods.regularizer.trainer import KINDS, OverlapSFTTrainer, overlap_penalty
 
 torch.set_num_threads(1)
 
 
 def direct_penalty(B, A, U, S, V, kind, norm):
-    """DESIGN.md 4.2's formulas, written out on the full dW = B A."""
+    """docs/lora-safety.md's formulas, written out on the full dW = B A."""
     dW = B @ A
     left = {"column": torch.diag(S) @ U.T, "uniform": U.T, "row": None, "both": torch.diag(S) @ U.T}[kind]
     right = {"column": None, "uniform": None, "row": V @ torch.diag(S), "both": V @ torch.diag(S)}[kind]
@@ -63,17 +63,17 @@ def test_unknown_kind_is_named():
 def trainer_parts(tmp_path, toy_splits, toy_tokenizer):
     from peft import LoraConfig
 
-    from taxfree.data import load_sft_dataset
-    from taxfree.io import write_jsonl
-    from taxfree.toyworld import build_model
-    from taxfree.train import sft_config
+    from taxfree.core.io import write_jsonl
+    from taxfree.data.datasets import load_sft_dataset
+    from taxfree.data.toyworld import build_model
+    from taxfree.training.methods.sft import sft_arguments
 
     write_jsonl(tmp_path / "data.jsonl", toy_splits["refusal"][:8])
     training = {**training_defaults(), "num_train_epochs": 1, "max_length": 64, "precision": "fp32",
                 "per_device_train_batch_size": 4, "save_strategy": "no"}
     return dict(model=build_model(toy_tokenizer, hidden_size=16, num_layers=2, intermediate_size=32, num_heads=2,
                                   seed=0),
-                args=sft_config(training, tmp_path / "out"),
+                args=sft_arguments(training, tmp_path / "out"),
                 train_dataset=load_sft_dataset(tmp_path / "data.jsonl", toy_tokenizer),
                 processing_class=toy_tokenizer,
                 peft_config=LoraConfig(r=2, lora_alpha=4, lora_dropout=0.0,
@@ -115,7 +115,7 @@ def test_trainer_rejects_targets_without_adapters(trainer_parts, tmp_path):
 def test_config_resolves_the_regularizer_with_defaults_and_the_svd_cache():
     from test_config import default_config
 
-    from taxfree.config import resolve_variant
+    from taxfree.config.resolve import resolve_variant
 
     config = default_config()
     config["variants"]["r"] = {"method": "lora", "dataset": "toy_refusal", "lora": {"target_modules": ["mlp"]},
@@ -135,7 +135,8 @@ def test_config_resolves_the_regularizer_with_defaults_and_the_svd_cache():
 def test_bad_regularizer_config_names_the_key(variant, key):
     from test_config import default_config
 
-    from taxfree.config import ConfigError, resolve_variant
+    from taxfree.config.resolve import resolve_variant
+    from taxfree.core.errors import ConfigError
 
     config = default_config()
     config["variants"]["r"] = variant

@@ -2,7 +2,7 @@ import base64
 import json
 import os
 
-from taxfree.restore import restore_times
+from taxfree.core.restore import restore_times
 
 
 def record(workdir, path, endtime, incomplete=False, name_max=255):

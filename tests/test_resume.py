@@ -7,17 +7,17 @@ import subprocess
 import sys
 import time
 
-from taxfree.config import training_defaults
-from taxfree.io import write_jsonl
-from taxfree.toyworld import save_initial_model
+from taxfree.config.schema import training_defaults
+from taxfree.core.io import write_jsonl
+from taxfree.data.toyworld import save_initial_model
 
 TRAIN = """
 import json, logging, sys, torch
-from taxfree.train import train_sft
+from taxfree.training.trainer import train
 logging.basicConfig(level=logging.INFO)
 torch.set_num_threads(1)
 base, data, spec, out, ckpt = sys.argv[1:6]
-train_sft(base, data, json.loads(spec), out, ckpt)
+train(base, data, json.loads(spec), out, ckpt)
 """
 
 
@@ -72,7 +72,7 @@ def test_sigkill_then_rerun_resumes_with_same_final_loss(tmp_path, toy_splits):
 def test_checkpoints_of_another_spec_are_not_resumed(tmp_path):
     from transformers.trainer_utils import get_last_checkpoint
 
-    from taxfree.train import discard_stale_checkpoints
+    from taxfree.training.trainer import discard_stale_checkpoints
 
     ckpt = tmp_path / "checkpoints"
     discard_stale_checkpoints(ckpt, "a")

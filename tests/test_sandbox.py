@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from taxfree.sandbox import Limits, run_program, run_programs
+from taxfree.evaluation.sandbox import Limits, run_program, run_programs
 
 QUICK = Limits(timeout_s=3, cpu_s=3)
 AS_ROOT = os.geteuid() == 0

@@ -11,7 +11,7 @@ import torch
 def lora_model(toy_tokenizer):
     from peft import LoraConfig, get_peft_model
 
-    from taxfree.toyworld import build_model
+    from taxfree.data.toyworld import build_model
 
     torch.set_num_threads(1)
     model = build_model(toy_tokenizer, hidden_size=16, num_layers=3, intermediate_size=24, num_heads=2, seed=0)
@@ -23,7 +23,7 @@ def lora_model(toy_tokenizer):
 
 @pytest.fixture
 def pairs(toy_splits, toy_tokenizer):
-    from taxfree.sap import collate_pairs, tokenize_pairs
+    from taxfree.training.methods.sap.trainer import collate_pairs, tokenize_pairs
 
     # Swapped: the random model finds the refusal so much likelier that the loss, and its
     # gradient, would vanish in float32; the computation checked is the same.
@@ -33,7 +33,7 @@ def pairs(toy_splits, toy_tokenizer):
 
 @pytest.fixture
 def task(toy_splits, toy_tokenizer):
-    from taxfree.sap import collate_pairs, tokenize_pairs
+    from taxfree.training.methods.sap.trainer import collate_pairs, tokenize_pairs
 
     rows = [{"prompt": r["prompt"][0]["content"], "chosen": r["completion"][0]["content"],
              "rejected": r["completion"][0]["content"]} for r in toy_splits["downstream"][:2]]
@@ -47,7 +47,7 @@ def lora_params(model):
 
 
 def test_logprobs_are_shifted_and_cover_only_the_response(lora_model, pairs, toy_tokenizer):
-    from taxfree.sap import sequence_logprobs
+    from taxfree.training.methods.sap.trainer import sequence_logprobs
 
     ids, mask, labels = pairs["chosen_input_ids"], pairs["chosen_attention_mask"], pairs["chosen_labels"]
     got = sequence_logprobs(lora_model, ids, mask, labels)
@@ -62,7 +62,7 @@ def test_logprobs_are_shifted_and_cover_only_the_response(lora_model, pairs, toy
 
 
 def test_probe_values_match_a_direct_computation_and_restore_weights_exactly(lora_model, pairs, task):
-    from taxfree.sap import Probes, preference_loss, probe_values
+    from taxfree.training.methods.sap.trainer import Probes, preference_loss, probe_values
 
     rate, probe_lr = 1e-2, 0.05
     direct = copy.deepcopy(lora_model)
@@ -100,10 +100,10 @@ def test_probe_values_match_a_direct_computation_and_restore_weights_exactly(lor
 def test_trainer_step_is_the_task_gradient_under_the_probe(lora_model, toy_splits, toy_tokenizer, tmp_path):
     from datasets import Dataset
 
-    from taxfree.config import training_defaults
-    from taxfree.data import render
-    from taxfree.sap import Probes, SAPTrainer, collate_pairs, probe_values, tokenize_pairs
-    from taxfree.train import sft_config
+    from taxfree.config.schema import training_defaults
+    from taxfree.data.datasets import render
+    from taxfree.training.methods.sap.trainer import Probes, SAPTrainer, collate_pairs, probe_values, tokenize_pairs
+    from taxfree.training.methods.sft import sft_arguments
 
     swapped = [{**r, "chosen": r["rejected"], "rejected": r["chosen"]} for r in toy_splits["safety_pairs"][:4]]
     pairs_path = tmp_path / "pairs.jsonl"
@@ -114,7 +114,7 @@ def test_trainer_step_is_the_task_gradient_under_the_probe(lora_model, toy_split
                 "max_length": 96, "precision": "fp32", "save_strategy": "no"}
     data = Dataset.from_list([render(row, toy_tokenizer) for row in toy_splits["downstream"][:2]])
     direct = copy.deepcopy(lora_model)
-    trainer = SAPTrainer(model=lora_model, args=sft_config(training, tmp_path), train_dataset=data,
+    trainer = SAPTrainer(model=lora_model, args=sft_arguments(training, tmp_path), train_dataset=data,
                          processing_class=toy_tokenizer, sap=sap)
     model = trainer.model
     batch = next(iter(trainer.get_train_dataloader()))

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REDUCED, REPO, make_workdir
 
 pytestmark = pytest.mark.slurm

@@ -6,7 +6,7 @@ import torch
 
 @pytest.fixture
 def tiny(toy_tokenizer):
-    from taxfree.toyworld import build_model
+    from taxfree.data.toyworld import build_model
 
     torch.set_num_threads(1)
     return build_model(toy_tokenizer, hidden_size=16, num_layers=2, intermediate_size=24, num_heads=2, seed=0)
@@ -14,7 +14,7 @@ def tiny(toy_tokenizer):
 
 @pytest.fixture
 def batches(toy_splits, toy_tokenizer):
-    from taxfree.data import render
+    from taxfree.data.datasets import render
 
     texts = [t["prompt"] + t["completion"] for t in (render(row, toy_tokenizer) for row in toy_splits["refusal"][:6])]
     return [dict(toy_tokenizer(texts[i:i + 3], return_tensors="pt", padding=True, add_special_tokens=False))
@@ -22,7 +22,7 @@ def batches(toy_splits, toy_tokenizer):
 
 
 def test_blocks_pair_rows_of_a_with_columns_of_b(tiny):
-    from taxfree.ssah import find_blocks
+    from taxfree.training.methods.ssah.units import find_blocks
 
     blocks = {b.name: b for b in find_blocks(tiny)}
     assert len(blocks) == 4
@@ -32,7 +32,7 @@ def test_blocks_pair_rows_of_a_with_columns_of_b(tiny):
 
 
 def test_fluctuation_is_variance_over_real_tokens_times_column_norm(tiny, batches):
-    from taxfree.ssah import fluctuation_scores
+    from taxfree.training.methods.ssah.units import fluctuation_scores
 
     down = tiny.model.layers[1].mlp.down_proj
     seen = []
@@ -48,7 +48,7 @@ def test_fluctuation_is_variance_over_real_tokens_times_column_norm(tiny, batche
 
 
 def test_types_partition_units_with_their_shares():
-    from taxfree.ssah import classify, top_complex
+    from taxfree.training.methods.ssah.units import classify, top_complex
 
     gen = torch.Generator().manual_seed(0)
     safety = {"a": torch.rand(60, generator=gen), "b": torch.rand(40, generator=gen)}
@@ -67,7 +67,7 @@ def test_types_partition_units_with_their_shares():
 
 
 def test_pruning_zeroes_exactly_the_units(tiny):
-    from taxfree.ssah import prune
+    from taxfree.training.methods.ssah.units import prune
 
     units = {name: torch.zeros(n, dtype=torch.bool) for name, n in
              [(f"model.layers.{i}.{m}", 24 if m == "mlp.down_proj" else 16)
@@ -85,10 +85,10 @@ def test_pruning_zeroes_exactly_the_units(tiny):
 def test_frozen_units_are_bit_identical_after_training_while_the_rest_moved(tiny, toy_tokenizer, toy_splits, tmp_path):
     from datasets import Dataset
 
-    from taxfree.config import training_defaults
-    from taxfree.data import render
-    from taxfree.ssah import FrozenUnitsTrainer, find_blocks, weight_masks
-    from taxfree.train import sft_config
+    from taxfree.config.schema import training_defaults
+    from taxfree.data.datasets import render
+    from taxfree.training.methods.sft import sft_arguments
+    from taxfree.training.methods.ssah.units import FrozenUnitsTrainer, find_blocks, weight_masks
 
     units = {b.name: torch.arange(b.b.in_features) % 3 == 0 for b in find_blocks(tiny)}
     masks = weight_masks(tiny, units)
@@ -96,7 +96,7 @@ def test_frozen_units_are_bit_identical_after_training_while_the_rest_moved(tiny
     training = {**training_defaults(), "learning_rate": 1e-2, "weight_decay": 0.1, "num_train_epochs": 1,
                 "per_device_train_batch_size": 4, "max_length": 64, "precision": "fp32", "save_strategy": "no"}
     data = Dataset.from_list([render(row, toy_tokenizer) for row in toy_splits["refusal"][:12]])
-    trainer = FrozenUnitsTrainer(model=tiny, args=sft_config(training, tmp_path), train_dataset=data,
+    trainer = FrozenUnitsTrainer(model=tiny, args=sft_arguments(training, tmp_path), train_dataset=data,
                                  processing_class=toy_tokenizer, masks=masks)
     trainer.train()
     assert trainer.state.global_step == 3
@@ -111,17 +111,17 @@ def test_frozen_units_are_bit_identical_after_training_while_the_rest_moved(tiny
 def test_freeze_other_trains_only_the_chosen_units(tiny, toy_tokenizer, toy_splits, tmp_path):
     from datasets import Dataset
 
-    from taxfree.config import training_defaults
-    from taxfree.data import render
-    from taxfree.ssah import FrozenUnitsTrainer, find_blocks, weight_masks
-    from taxfree.train import sft_config
+    from taxfree.config.schema import training_defaults
+    from taxfree.data.datasets import render
+    from taxfree.training.methods.sft import sft_arguments
+    from taxfree.training.methods.ssah.units import FrozenUnitsTrainer, find_blocks, weight_masks
 
     masks = weight_masks(tiny, {b.name: torch.arange(b.b.in_features) % 4 != 0 for b in find_blocks(tiny)})
     before = {n: p.detach().clone() for n, p in tiny.named_parameters()}
     training = {**training_defaults(), "learning_rate": 1e-2, "weight_decay": 0.1, "num_train_epochs": 1,
                 "per_device_train_batch_size": 4, "max_length": 64, "precision": "fp32", "save_strategy": "no"}
     data = Dataset.from_list([render(row, toy_tokenizer) for row in toy_splits["refusal"][:8]])
-    FrozenUnitsTrainer(model=tiny, args=sft_config(training, tmp_path), train_dataset=data,
+    FrozenUnitsTrainer(model=tiny, args=sft_arguments(training, tmp_path), train_dataset=data,
                        processing_class=toy_tokenizer, masks=masks, freeze_other=True).train()
     for name, p in tiny.named_parameters():
         if name in masks:

@@ -2,8 +2,8 @@ import dataclasses
 
 import pytest
 
-from taxfree.judges import final_answer
-from taxfree.toyworld import HARMFUL_ATTRIBUTES, HELDOUT_TEMPLATES, generate
+from taxfree.core.reasoning import final_answer
+from taxfree.data.toyworld import HARMFUL_ATTRIBUTES, HELDOUT_TEMPLATES, generate
 
 
 def test_generator_is_deterministic(toy_spec, toy_splits):
@@ -66,7 +66,7 @@ def test_chat_template_marks_assistant_turn(toy_splits, toy_tokenizer):
 def test_saved_model_loads_with_auto_classes(tmp_path, toy_splits, seed):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from taxfree.toyworld import save_initial_model
+    from taxfree.data.toyworld import save_initial_model
 
     save_initial_model(tmp_path, toy_splits, hidden_size=32, num_layers=2, intermediate_size=64, num_heads=2,
                        seed=seed)

@@ -6,10 +6,10 @@ that drops the reasoning block from assistant messages and opens it in the gener
 
 import pytest
 
-from taxfree.config import training_defaults
-from taxfree.data import load_sft_dataset, render
-from taxfree.io import write_jsonl
-from taxfree.toyworld import build_model, build_tokenizer, vocabulary
+from taxfree.config.schema import training_defaults
+from taxfree.core.io import write_jsonl
+from taxfree.data.datasets import load_sft_dataset, render
+from taxfree.data.toyworld import build_model, build_tokenizer, vocabulary
 
 TRAINING = {**training_defaults(),
             "learning_rate": 1e-3, "num_train_epochs": 1, "max_length": 128, "precision": "fp32"}
@@ -41,14 +41,14 @@ def tokenizer_with(template, splits):
 def test_prompt_tokens_masked_and_completion_trained(tmp_path, toy_splits, template):
     from trl import SFTTrainer
 
-    from taxfree.train import sft_config
+    from taxfree.training.methods.sft import sft_arguments
 
     tokenizer = tokenizer_with(template, toy_splits)
     rows = toy_splits["refusal"][:6]
     path = tmp_path / "refusal.jsonl"
     write_jsonl(path, rows)
     model = build_model(tokenizer, hidden_size=32, num_layers=1, intermediate_size=64, num_heads=2, seed=0)
-    trainer = SFTTrainer(model=model, args=sft_config(TRAINING, tmp_path / "out"),
+    trainer = SFTTrainer(model=model, args=sft_arguments(TRAINING, tmp_path / "out"),
                          train_dataset=load_sft_dataset(path, tokenizer), processing_class=tokenizer)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(rows))])
     for row, ids, labels in zip(rows, batch["input_ids"], batch["labels"]):

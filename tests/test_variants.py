@@ -1,11 +1,13 @@
 """The variant spec: the authors' mode strings, layer ranges and thirds, module names, epochs by method."""
 
 import pytest
-
-from taxfree.config import ConfigError, parse_mode, resolve_variant
-from taxfree.models import expand_target_modules, resolve_layers
-from taxfree.toyworld import build_model
 from test_config import default_config
+
+from taxfree.config.modes import parse_mode
+from taxfree.config.resolve import resolve_variant
+from taxfree.core.errors import ConfigError
+from taxfree.core.models import expand_target_modules, resolve_layers
+from taxfree.data.toyworld import build_model
 
 
 @pytest.mark.parametrize("mode, expected", [
@@ -25,13 +27,29 @@ def test_bad_mode_names_the_key():
         parse_mode("lora_up_proj_r1x", "variants.x.mode")
 
 
-def test_mode_expands_and_explicit_keys_win():
+def test_mode_importer_prints_a_variant_that_resolves(capsys):
+    import yaml
+
+    from taxfree.cli import main
+
+    assert main(["variant-from-mode", "lora_up_proj_only_from1_to2_r1"]) == 0
     config = default_config()
-    config["variants"]["m"] = {"mode": "lora_up_proj_only_from1_to2_r1", "dataset": "toy_refusal",
-                               "lora": {"alpha": 2}}
+    config["variants"]["m"] = {**yaml.safe_load(capsys.readouterr().out), "dataset": "toy_refusal"}
     spec = resolve_variant(config, "m")
     assert spec["lora"]["layers"] == {"from": 1, "to": 2}
-    assert spec["lora"]["alpha"] == 2 and spec["lora"]["rank"] == 1
+    assert spec["lora"]["rank"] == 1 and spec["lora"]["target_modules"] == ["up_proj"]
+
+
+def test_a_mode_key_is_no_longer_a_second_way_to_write_a_variant():
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    from taxfree.config.schema import SCHEMA_PATH
+
+    config = default_config()
+    config["variants"]["m"] = {"mode": "lora_mlp_r1", "dataset": "toy_refusal"}
+    with pytest.raises(WorkflowError, match="mode"):
+        validate(config, str(SCHEMA_PATH))
 
 
 def test_epochs_default_to_the_papers_by_method():
@@ -69,10 +87,10 @@ def test_unknown_module_lists_the_models_linear_modules(model48):
 
 def test_an_adapter_trained_on_an_adapter_keeps_both_updates(tmp_path, toy_tokenizer):
     import torch
-
     from conftest import random_lora
-    from taxfree.models import load_model, set_adapter_base
-    from taxfree.toyworld import build_model
+
+    from taxfree.core.models import load_model, set_adapter_base
+    from taxfree.data.toyworld import build_model
 
     base = build_model(toy_tokenizer, hidden_size=16, num_layers=1, intermediate_size=32, num_heads=2, seed=0)
     base.save_pretrained(tmp_path / "base")

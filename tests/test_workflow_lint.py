@@ -6,7 +6,6 @@ import sys
 import tomllib
 
 import yaml
-
 from conftest import REPO
 
 # Requirements an environment may add to pyproject's dependencies.

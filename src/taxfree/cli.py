@@ -1,19 +1,23 @@
-"""The ``taxfree`` command: judge and grade any JSONL file, train a variant, restore output times."""
+"""The ``taxfree`` command: judge and grade any JSONL file, SaRO teacher data, mode strings, restore output times."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from taxfree.config import ConfigError
-from taxfree.graders import GRADERS
-from taxfree.io import InputError, read_jsonl, write_jsonl
-from taxfree.judges import JUDGES
+import yaml
+
+from taxfree.config.modes import parse_mode
+from taxfree.config.schema import load_schema
+from taxfree.core.errors import ConfigError, InputError
+from taxfree.core.io import read_jsonl, write_jsonl
+from taxfree.core.restore import restore_times
+from taxfree.evaluation.graders import GRADERS
+from taxfree.evaluation.judges import JUDGES
 
 
 def _judge(args: argparse.Namespace) -> None:
-    import json
-
     judge = JUDGES[args.judge](json.loads(args.settings))
     write_jsonl(args.out, judge.judge(read_jsonl(args.inp, required=judge.required)))
 
@@ -23,27 +27,11 @@ def _grade(args: argparse.Namespace) -> None:
     write_jsonl(args.out, grader.grade(read_jsonl(args.inp, required=grader.required)))
 
 
-def _train(args: argparse.Namespace) -> None:
-    import json
-    import logging
-
-    import torch
-
-    from taxfree.gpus import pin_and_log_gpus
-    from taxfree.train import train
-
-    pin_and_log_gpus()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    train(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, args.trust_remote_code)
-
-
 def _teacher(args: argparse.Namespace) -> None:
+    # torch loads only for this command: judging and grading a file must not wait for it.
     import torch
 
-    from taxfree.config import load_schema
-    from taxfree.teacher import teacher_files
+    from taxfree.data.teacher import teacher_files
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -53,9 +41,11 @@ def _teacher(args: argparse.Namespace) -> None:
                   top_p=args.top_p, batch_size=args.batch_size, seed=args.seed)
 
 
-def _restore_times(args: argparse.Namespace) -> None:
-    from taxfree.restore import restore_times
+def _variant_from_mode(args: argparse.Namespace) -> None:
+    print(yaml.safe_dump(parse_mode(args.mode, "mode"), sort_keys=False), end="")
 
+
+def _restore_times(args: argparse.Namespace) -> None:
     print(f"re-stamped {restore_times(args.directory)} outputs in the order Snakemake finished them")
 
 
@@ -69,15 +59,10 @@ def parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="grade each row: `correct` and `extracted` (toy, math, mcq) or `passed` and `status` (code)")
     grade.add_argument("--grader", required=True, choices=sorted(GRADERS))
     grade.set_defaults(run=_grade)
-    train = sub.add_parser("train", help="fine-tune a model as a resolved variant spec says (also under accelerate launch)")
-    train.add_argument("--base", required=True, help="model directory or hub id to start from")
-    train.add_argument("--data", required=True, help="prepared prompt/completion JSONL (preference pairs for method dpo)")
-    train.add_argument("--spec", required=True, help="resolved variant spec as JSON")
-    train.add_argument("--out", required=True, help="where the model or adapter is written")
-    train.add_argument("--checkpoint-dir", required=True, help="checkpoints; a rerun resumes from the last")
-    train.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    train.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
-    train.set_defaults(run=_train)
+    mode = sub.add_parser("variant-from-mode", help="print the variant block that a LoRA-safety authors' mode "
+                                                     "string (e.g. lora_up_proj_only_from16_to31_r1) stands for")
+    mode.add_argument("mode")
+    mode.set_defaults(run=_variant_from_mode)
     restore = sub.add_parser("restore-times", help="after `dvc pull`: give outputs the order Snakemake finished "
                                                    "them in, so `snakemake -n` plans only real changes")
     restore.add_argument("--directory", default=".", help="workflow directory (holds .snakemake/metadata)")

@@ -1,0 +1,57 @@
+# Weight-space analysis: each update's stable rank and overlap with W0's top-k singular subspaces, and
+# SSAH's unit types with the pruning check that validates them.
+
+
+rule geometry:
+    input:
+        reference=lambda wildcards: update_reference(wildcards.model, wildcards.variant),
+        model=model_dir,
+    output:
+        PATHS.geometry("{model}", "{variant}"),
+    log:
+        "logs/geometry/{model}/{variant}.log",
+    wildcard_constraints:
+        variant=alternation(UPDATED),
+    conda:
+        "../envs/training.yaml"
+    threads: config["resources"]["train_threads"]
+    resources:
+        # Exact spectral norms of every updated module: a GPU where training has one.
+        gpu=min(1, config["resources"]["train_gpus"]),
+    params:
+        ks=GEOMETRY["ks"],
+        niter=GEOMETRY["niter"],
+        oversample=GEOMETRY["oversample"],
+        svd_cache=svd_cache(config),
+        trust_remote_code=trust_remote_code,
+        code=script_code("geometry"),
+    script:
+        "../scripts/geometry.py"
+
+
+rule ssah_analysis:
+    input:
+        model=lambda wildcards: starting_model(wildcards.model, wildcards.variant),
+        calibration=lambda wildcards: VARIANTS[wildcards.variant].inputs(),
+        safety=lambda wildcards: PATHS.benchmark(pruning_benchmark(RESOLVED)),
+    output:
+        types=PATHS.ssah("{model}", "{variant}", "unit_types"),
+        pruning=PATHS.ssah("{model}", "{variant}", "pruning"),
+    log:
+        "logs/ssah_analysis/{model}/{variant}.log",
+    wildcard_constraints:
+        variant=alternation(SSAH_VARIANTS),
+    conda:
+        "../envs/training.yaml"
+    threads: config["resources"]["generate_threads"]
+    params:
+        ssah=lambda wildcards: SPECS[wildcards.variant]["ssah"],
+        max_length=lambda wildcards: SPECS[wildcards.variant]["training"]["max_length"],
+        benchmark=lambda wildcards: pruning_benchmark(RESOLVED),
+        judge=lambda wildcards: BENCHMARKS[pruning_benchmark(RESOLVED)]["judge"],
+        seed=lambda wildcards: SPECS[wildcards.variant]["training"]["seed"],
+        generation=lambda wildcards: generation_params(pruning_benchmark(RESOLVED)),
+        trust_remote_code=trust_remote_code,
+        code=script_code("ssah_analysis"),
+    script:
+        "../scripts/ssah_analysis.py"

@@ -1,0 +1,85 @@
+"""Where every artifact lives: the one owner of paths under ``results_dir``.
+
+The workflow's rules and config resolution both ask this class; paths carry their
+coordinates (``{model}/{variant}/...``), so passing wildcard placeholders such as
+``"{model}"`` gives the rule's output pattern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Paths:
+    results: str = "results"
+
+    @classmethod
+    def of(cls, config: dict[str, Any]) -> Paths:
+        return cls(config.get("results_dir", "results"))
+
+    def toyworld_split(self, split: str) -> str:
+        return f"{self.results}/toyworld/data/{split}.jsonl"
+
+    def toyworld_init_model(self) -> str:
+        return f"{self.results}/toyworld/init_model"
+
+    def dataset(self, name: str) -> str:
+        return f"{self.results}/datasets/{name}.jsonl"
+
+    def pairs(self, name: str) -> str:
+        return f"{self.results}/pairs/{name}.jsonl"
+
+    def benchmark(self, name: str) -> str:
+        return f"{self.results}/benchmarks/{name}.jsonl"
+
+    def base_model(self, model: str) -> str:
+        return f"{self.results}/{model}/base_model"
+
+    def variant_dir(self, model: str, variant: str) -> str:
+        return f"{self.results}/{model}/{variant}"
+
+    def trained_model(self, model: str, variant: str) -> str:
+        return f"{self.variant_dir(model, variant)}/model"
+
+    def checkpoints(self, model: str, variant: str) -> str:
+        return f"{self.variant_dir(model, variant)}/checkpoints"
+
+    def base_checkpoints(self, model: str) -> str:
+        return f"{self.base_model(model)}.checkpoints"
+
+    def generations(self, model: str, variant: str, benchmark: str) -> str:
+        return f"{self.variant_dir(model, variant)}/generations/{benchmark}.jsonl"
+
+    def scores(self, model: str, variant: str, benchmark: str) -> str:
+        return f"{self.variant_dir(model, variant)}/scores/{benchmark}.jsonl"
+
+    def geometry(self, model: str, variant: str) -> str:
+        return f"{self.variant_dir(model, variant)}/geometry.parquet"
+
+    def ssah(self, model: str, variant: str, table: str) -> str:
+        return f"{self.variant_dir(model, variant)}/ssah/{table}.csv"
+
+    def result(self, name: str) -> str:
+        """A table of the whole grid, e.g. ``summary.csv``."""
+        return f"{self.results}/{name}"
+
+    def figure(self, name: str, suffix: str) -> str:
+        return f"{self.results}/figures/{name}.{suffix}"
+
+    def svd_cache(self) -> str:
+        return f"{self.results}/svd_cache"
+
+
+def svd_cache(config: dict[str, Any]) -> str:
+    """Where top singular vectors of base weights are cached (shared by analysis, regularizers and merges)."""
+    return config.get("geometry", {}).get("svd_cache") or Paths.of(config).svd_cache()
+
+
+def local_source(config: dict[str, Any], spec: dict[str, Any]) -> str | None:
+    """The local file a data set, benchmark or SAP pair table is read from: its ``path``, or the toy
+    world's split it names with ``toyworld``; None for hub sources."""
+    if "toyworld" in spec:
+        return Paths.of(config).toyworld_split(spec["toyworld"])
+    return spec.get("path")

@@ -1,0 +1,137 @@
+"""Generation: batched Hugging Face ``generate`` (left padding, length-sorted batches, KV cache) or vLLM.
+
+Every row carries its own ``seed`` (one row per sample, see ``taxfree.data.benchmarks``); rows that
+share a seed are generated together after seeding, so a sample is reproducible on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from taxfree.core.io import read_jsonl, write_jsonl
+from taxfree.core.models import is_adapter, load_model, load_tokenizer
+from taxfree.core.reasoning import final_answer, reasoning
+
+BACKENDS = ("hf", "vllm")
+
+
+def chat_prompt(tokenizer: Any, prompt: str) -> str:
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+def reasoning_tokens(tokenizer: Any, response: str) -> int:
+    """Tokens of the response's reasoning block (its text, without the tags): the overhead of thinking."""
+    text = reasoning(response)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+
+def generate_texts(model: Any, tokenizer: Any, texts: list[str], max_new_tokens: int, temperature: float,
+                   top_p: float, batch_size: int, seed: int) -> list[dict[str, Any]]:
+    """One continuation per already-templated text, in input order: ``response`` and token counts."""
+    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    # Sorting by length keeps padding, and so wasted compute, small within each batch.
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])
+    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 \
+        else {"do_sample": False}
+    torch.manual_seed(seed)
+    results: list[dict[str, Any]] = [{} for _ in texts]
+    for start in tqdm(range(0, len(order), batch_size), desc=f"generate (seed {seed})", unit="batch"):
+        batch = order[start:start + batch_size]
+        enc = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
+                        add_special_tokens=False).to(model.device)
+        with torch.inference_mode():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                 **sampling)
+        new_tokens = out[:, enc["input_ids"].shape[1]:]
+        for i, tokens in zip(batch, new_tokens):
+            response = tokenizer.decode(tokens, skip_special_tokens=True)
+            results[i] = {"response": response, "n_prompt_tokens": lengths[i],
+                          "n_response_tokens": int((tokens != tokenizer.pad_token_id).sum()),
+                          "n_reasoning_tokens": reasoning_tokens(tokenizer, response)}
+    return results
+
+
+def load_for_inference(model_dir: str | Path, trust_remote_code: bool = False) -> tuple[Any, Any]:
+    """(model, left-padding tokenizer), the model in eval mode and on the GPU when there is one."""
+    tokenizer = load_tokenizer(model_dir, trust_remote_code, padding_side="left")
+    model = load_model(model_dir, trust_remote_code).eval()
+    return model.to("cuda") if torch.cuda.is_available() else model, tokenizer
+
+
+def by_seed(rows: list[dict[str, Any]]) -> dict[int, list[int]]:
+    """Row indices grouped by their ``seed``."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        groups[row["seed"]].append(i)
+    return groups
+
+
+def generate_hf(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
+                top_p: float, batch_size: int, trust_remote_code: bool = False) -> list[dict[str, Any]]:
+    model, tokenizer = load_for_inference(model_dir, trust_remote_code)
+    results: list[dict[str, Any]] = [{} for _ in rows]
+    for seed, indices in by_seed(rows).items():
+        texts = [chat_prompt(tokenizer, rows[i]["prompt"]) for i in indices]
+        for i, result in zip(indices, generate_texts(model, tokenizer, texts, max_new_tokens, temperature, top_p,
+                                                     batch_size, seed)):
+            results[i] = result
+    return results
+
+
+def vllm_requests(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
+                  top_p: float, vllm: Any) -> tuple[dict[str, Any], list[Any], Any]:
+    """(``vllm.LLM`` arguments, one ``SamplingParams`` per row with its seed, the ``LoRARequest`` or None).
+
+    A LoRA adapter is served on its base model with ``enable_lora`` rather than merged on disk.
+    """
+    llm_args: dict[str, Any] = {"model": str(model_dir)}
+    lora = None
+    if is_adapter(model_dir):
+        adapter = json.loads((Path(model_dir) / "adapter_config.json").read_text())
+        base = adapter["base_model_name_or_path"]
+        if is_adapter(base):
+            raise ValueError(f"{model_dir}: vLLM serves one adapter on a plain model, but this one was trained on "
+                             f"another adapter ({base}); generate it with backend hf")
+        # vLLM accepts only some maximum ranks (8, 16, 32, ...); the adapter's rank may be any up to it.
+        max_rank = max(8, 1 << (adapter["r"] - 1).bit_length())
+        llm_args = {"model": base, "enable_lora": True, "max_lora_rank": max_rank, "tokenizer": str(model_dir)}
+        lora = vllm.lora.request.LoRARequest("adapter", 1, str(model_dir))
+    params = [vllm.SamplingParams(n=1, seed=row["seed"], temperature=temperature, top_p=top_p,
+                                  max_tokens=max_new_tokens) for row in rows]
+    return llm_args, params, lora
+
+
+def generate_vllm(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
+                  top_p: float, batch_size: int, trust_remote_code: bool = False) -> list[dict[str, Any]]:
+    """The same rows through vLLM (which batches by itself, so ``batch_size`` is unused)."""
+    import vllm  # optional: installed on GPU machines only
+    import vllm.lora.request
+
+    llm_args, params, lora = vllm_requests(model_dir, rows, max_new_tokens, temperature, top_p, vllm)
+    llm = vllm.LLM(**llm_args, trust_remote_code=trust_remote_code)
+    messages = [[{"role": "user", "content": row["prompt"]}] for row in rows]
+    outputs = llm.chat(messages, params, lora_request=lora)
+    tokenizer = llm.get_tokenizer()
+    return [{"response": out.outputs[0].text, "n_prompt_tokens": len(out.prompt_token_ids),
+             "n_response_tokens": len(out.outputs[0].token_ids),
+             "n_reasoning_tokens": reasoning_tokens(tokenizer, out.outputs[0].text)} for out in outputs]
+
+
+def generate_file(model_dir: str | Path, in_path: str | Path, out_path: str | Path, max_new_tokens: int,
+                  temperature: float, top_p: float, batch_size: int, backend: str = "hf",
+                  trust_remote_code: bool = False) -> None:
+    """Generate for every row of a benchmark JSONL (fields ``prompt`` and ``seed``); rows keep their other
+    fields and gain ``response``, ``final_answer`` (after the reasoning block) and token counts (prompt,
+    response, and the reasoning block's)."""
+    rows = read_jsonl(in_path, required=("prompt", "seed"))
+    run = {"hf": generate_hf, "vllm": generate_vllm}[backend]
+    responses = run(model_dir, rows, max_new_tokens, temperature, top_p, batch_size, trust_remote_code)
+    write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"])}
+                           for row, resp in zip(rows, responses)))

@@ -1,0 +1,126 @@
+"""SaRO's preference pairs over reasoning processes, built by explicit rules (docs/saro.md).
+
+Input rows hold a prompt, whether it is harmful, and candidate completions (a teacher's
+samples, or the toy world's). Every candidate is described by three measurable facts:
+its outcome (refusal or not, by the refusal judge on the final answer), where its
+reasoning first reflects on safety (words of reasoning before the first match of
+``reflection_pattern``; never is latest), and its reasoning length in words. The rules:
+
+- outcome: on a harmful prompt a refusal beats a compliance, on a benign one the reverse;
+  the chosen side is the best correct candidate, every incorrect one is rejected.
+- process: among correct candidates, the earliest reflection beats every later one.
+- shortest: among correct candidates, the shortest reasoning beats the longest
+  (shortest rejection sampling).
+
+Pairs are written in TRL's conversational preference format (prompt/chosen/rejected).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from taxfree.core.errors import InputError
+from taxfree.core.io import read_jsonl
+from taxfree.core.reasoning import reasoning
+from taxfree.data.datasets import load_rows, render, require_text
+from taxfree.evaluation.judges import is_refusal
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    refused: bool
+    reflection: float  # words of reasoning before the first safety reflection; inf when there is none
+    length: int  # words of reasoning
+
+
+def describe(text: str, pattern: re.Pattern[str]) -> Candidate:
+    thought = reasoning(text)
+    match = pattern.search(thought)
+    reflection = float(len(thought[:match.start()].split())) if match else float("inf")
+    return Candidate(text, is_refusal(text), reflection, len(thought.split()))
+
+
+def _best(candidates: list[Candidate]) -> Candidate:
+    """The candidate a SaRO policy should write: earliest reflection, then shortest reasoning."""
+    return min(candidates, key=lambda c: (c.reflection, c.length))
+
+
+def outcome_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Candidate, Candidate]]:
+    correct = [c for c in candidates if c.refused == harmful]
+    wrong = [c for c in candidates if c.refused != harmful]
+    return [(_best(correct), c) for c in wrong] if correct else []
+
+
+def process_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Candidate, Candidate]]:
+    correct = [c for c in candidates if c.refused == harmful]
+    if not correct:
+        return []
+    chosen = _best(correct)
+    return [(chosen, c) for c in correct if c.reflection > chosen.reflection]
+
+
+def shortest_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Candidate, Candidate]]:
+    correct = [c for c in candidates if c.refused == harmful]
+    if not correct:
+        return []
+    shortest = min(correct, key=lambda c: (c.length, c.reflection))
+    longest = max(correct, key=lambda c: c.length)
+    return [(shortest, longest)] if longest.length > shortest.length else []
+
+
+RULES = {"outcome": outcome_pairs, "process": process_pairs, "shortest": shortest_pairs}
+
+
+def pairs_for_prompt(prompt: str, harmful: bool, texts: list[str], spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Preference rows for one prompt under the rules ``spec`` switches on; a pair found by two rules is kept once."""
+    pattern = re.compile(spec["reflection_pattern"])
+    candidates = [describe(t, pattern) for t in texts]
+    rows, seen = [], set()
+    for rule, build in RULES.items():
+        if not spec[rule]:
+            continue
+        for chosen, rejected in build(harmful, candidates):
+            if (chosen.text, rejected.text) in seen:
+                continue
+            seen.add((chosen.text, rejected.text))
+            rows.append({"prompt": [{"role": "user", "content": prompt}],
+                         "chosen": [{"role": "assistant", "content": chosen.text}],
+                         "rejected": [{"role": "assistant", "content": rejected.text}],
+                         "rule": rule})
+    return rows
+
+
+def build_pairs(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pairs from a data set (see the schema's ``dataset``, format candidates) by the rules in its ``pairs``.
+
+    Rows hold ``prompt`` (text), ``harmful`` (bool) and ``candidates`` (completion texts).
+    """
+    source, rows = load_rows(spec)
+    out = []
+    for lineno, row in enumerate(rows[: spec["max_rows"]] if spec["max_rows"] else rows, start=1):
+        prompt = require_text(source, lineno, row, "prompt")
+        texts, harmful = row.get("candidates"), row.get("harmful")
+        if not (isinstance(texts, list) and all(isinstance(t, str) for t in texts)):
+            raise InputError(f"{source}: row {lineno}: field 'candidates' must be a list of texts")
+        if not isinstance(harmful, bool):
+            raise InputError(f"{source}: row {lineno}: field 'harmful' must be true or false")
+        out += pairs_for_prompt(prompt, harmful, texts, spec["pairs"])
+    if not out:
+        raise InputError(f"{source}: the pair rules found no pairs (no prompt has both a correct and a worse candidate)")
+    return out
+
+
+def load_preference_dataset(path: str | Path, tokenizer: Any) -> Any:
+    """Pairs rendered like SFT data (see ``taxfree.data.render``): text prompt, chosen and rejected."""
+    from datasets import Dataset  # heavy: only training reads pairs as a Dataset
+
+    def text(row: dict[str, Any], side: str) -> dict[str, str]:
+        return render({"prompt": row["prompt"], "completion": row[side]}, tokenizer)
+
+    rows = read_jsonl(path, required=("prompt", "chosen", "rejected"))
+    return Dataset.from_list([{"prompt": text(r, "chosen")["prompt"], "chosen": text(r, "chosen")["completion"],
+                               "rejected": text(r, "rejected")["completion"]} for r in rows])

@@ -1,0 +1,28 @@
+"""Scoring a benchmark's generations with the judge or grader its config names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from taxfree.core.io import read_jsonl, write_jsonl
+from taxfree.evaluation.graders import GRADERS, Grader
+from taxfree.evaluation.judges import JUDGES, Judge
+
+
+def scorer(benchmark: dict[str, Any]) -> type[Judge] | type[Grader]:
+    """The judge or grader class a benchmark is scored with."""
+    return JUDGES[benchmark["judge"]] if "judge" in benchmark else GRADERS[benchmark["grader"]]
+
+
+def verdicts(rows: list[dict[str, Any]], benchmark: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows with the benchmark's verdict fields added."""
+    if "judge" in benchmark:
+        return JUDGES[benchmark["judge"]](benchmark["judge_model"]).judge(rows)
+    return GRADERS[benchmark["grader"]]().grade(rows)
+
+
+def score_file(in_path: str | Path, out_path: str | Path, benchmark: dict[str, Any]) -> None:
+    """Score a generations JSONL into a scores JSONL (written atomically)."""
+    rows = read_jsonl(in_path, required=scorer(benchmark).required)
+    write_jsonl(out_path, verdicts(rows, benchmark))

@@ -1,0 +1,141 @@
+"""Per-sample scores to one tidy table: a row per (model, variant, benchmark, metric)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from taxfree.core.errors import InputError
+from taxfree.core.io import atomic_path, read_jsonl
+from taxfree.core.provenance import environment, spec_hash
+from taxfree.evaluation.metrics import bootstrap_interval, pass_at_k, per_prompt
+from taxfree.evaluation.scoring import scorer
+
+COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "ci_low", "ci_high", "n", "samples",
+           "invalid"]
+
+
+def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], path: str | Path) -> list[dict]:
+    """The benchmark's headline metric, the mean response and reasoning lengths, and pass@k for each ``pass_at_k``.
+
+    Values are means over prompts of each prompt's mean over its samples, with a 95% bootstrap
+    interval over prompts (samples of one prompt are not independent). ``n`` counts prompts,
+    ``samples`` scored rows, and ``invalid`` rows whose judgement could not be parsed (left out).
+    """
+    cls = scorer(spec)
+    rows = read_jsonl(path, required=(cls.field, "n_response_tokens", "n_reasoning_tokens", "prompt_id"))
+    scores = per_prompt(rows, cls.field)
+    if not scores:
+        raise InputError(f"{path}: no valid '{cls.field}' in any row")
+    base = {"model": model, "variant": variant, "benchmark": benchmark, "category": spec["category"],
+            "n": len(scores), "samples": len(rows), "invalid": sum(r[cls.field] is None for r in rows)}
+    per_prompt_means = {cls.metric: [sum(v) / len(v) for v in scores.values()]}
+    for field in ("response_tokens", "reasoning_tokens"):
+        per_prompt_means[field] = [sum(v) / len(v) for v in per_prompt(rows, f"n_{field}").values()]
+    for k in spec.get("pass_at_k", []):
+        per_prompt_means[f"pass@{k}"] = [pass_at_k(len(v), int(sum(v)), k) for v in scores.values()]
+    return [{**base, "metric": metric, "value": sum(values) / len(values),
+             **dict(zip(("ci_low", "ci_high"), bootstrap_interval(values)))}
+            for metric, values in per_prompt_means.items()]
+
+
+def is_headline(metric: pd.Series) -> pd.Series:
+    """Whether each metric is its benchmark's own (accuracy, refusal rate, ...), not a length or pass@k."""
+    return ~metric.isin(["response_tokens", "reasoning_tokens"]) & ~metric.str.startswith("pass@")
+
+
+def _cell(value: Any) -> Any:
+    """Lists and mappings as compact text, so every parameter column holds one scalar type."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def variant_parameters(specs: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """One row per variant: its spec's hash and one column per resolved setting (``training.learning_rate``,
+    ``lora.rank``, ...)."""
+    rows = [{"variant": name, "spec_hash": spec_hash(spec),
+             **{key: _cell(value) for key, value in _flatten(spec).items()}}
+            for name, spec in specs.items()]
+    return pd.DataFrame.from_records(rows)
+
+
+def _flatten(spec: dict[str, Any]) -> dict[str, Any]:
+    """Blocks one level deep become dotted keys; deeper values stay whole."""
+    flat: dict[str, Any] = {}
+    for key, value in spec.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{inner}": v for inner, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def summarise(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]],
+              specs: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The tidy results table: ``entries`` are dicts with model, variant, benchmark and the path of a scored
+    JSONL; each row also carries its variant's parameters as columns (``specs``: resolved variants)."""
+    records = [rec for e in entries
+               for rec in score_rows(e["model"], e["variant"], e["benchmark"], benchmarks[e["benchmark"]], e["path"])]
+    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
+    frame = frame.merge(variant_parameters(specs), on="variant", how="left", validate="many_to_one")
+    return frame.sort_values(["model", "variant", "benchmark", "metric"], ignore_index=True)
+
+
+def write_table(summary: pd.DataFrame, csv: str | Path, parquet: str | Path) -> None:
+    """The same table as CSV (for people and diffs) and Parquet (typed, for pandas/polars/duckdb)."""
+    with atomic_path(csv) as tmp:
+        summary.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(parquet) as tmp:
+        summary.to_parquet(tmp, index=False)
+
+
+def to_markdown(summary: pd.DataFrame) -> str:
+    """A (model, variant) x (benchmark metric) table of the headline metrics and reasoning lengths."""
+    headline = summary[is_headline(summary["metric"]) | (summary["metric"] == "reasoning_tokens")]
+    table = headline.pivot_table(index=["model", "variant"], columns=["benchmark", "metric"], values="value",
+                                 sort=False)
+    table.columns = [f"{bench} {metric}" for bench, metric in table.columns]
+    return table.reset_index().to_markdown(index=False, floatfmt=".3f") + "\n"
+
+
+def token_distribution(entries: list[dict[str, Any]], quantiles: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9)
+                       ) -> pd.DataFrame:
+    """Reasoning tokens per answer for every (model, variant, benchmark): mean and quantiles."""
+    records = []
+    for e in entries:
+        tokens = pd.Series([r["n_reasoning_tokens"] for r in read_jsonl(e["path"], required=("n_reasoning_tokens",))],
+                           dtype=float)
+        records.append({"model": e["model"], "variant": e["variant"], "benchmark": e["benchmark"], "n": len(tokens),
+                        "mean": tokens.mean(), **{f"p{round(q * 100)}": tokens.quantile(q) for q in quantiles},
+                        "max": tokens.max()})
+    return pd.DataFrame.from_records(records).sort_values(["model", "variant", "benchmark"], ignore_index=True)
+
+
+def to_metrics(summary: pd.DataFrame) -> dict[str, Any]:
+    """Nested {model: {variant: {benchmark: {metric: value}}}}, the layout ``dvc metrics`` reads."""
+    nested: dict[str, Any] = {}
+    for row in summary.itertuples(index=False):
+        nested.setdefault(row.model, {}).setdefault(row.variant, {}).setdefault(row.benchmark, {})[row.metric] = \
+            round(float(row.value), 6)
+    return nested
+
+
+def provenance(specs: dict[str, dict[str, Any]], model_dirs: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """How every result was made: this step's environment, and per (model, variant) the spec hash, the seed
+    and the environment the model was trained in (``provenance.json`` beside its weights)."""
+    variants: dict[str, Any] = {}
+    for model, dirs in model_dirs.items():
+        for variant, directory in dirs.items():
+            trained = Path(directory) / "provenance.json"
+            variants.setdefault(model, {})[variant] = {
+                "spec_hash": spec_hash(specs[variant]),
+                "seed": specs[variant].get("training", {}).get("seed"),
+                "trained": json.loads(trained.read_text()) if trained.is_file() else None,
+            }
+    return {"aggregated": environment(), "variants": variants}

@@ -1,0 +1,38 @@
+"""``python -m taxfree.training``: train one variant from its resolved spec (the align rule's command,
+also under ``accelerate launch``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+import torch
+
+from taxfree.core.gpus import pin_and_log_gpus
+from taxfree.training.trainer import train
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m taxfree.training", description=__doc__)
+    top.add_argument("--base", required=True, help="model directory or hub id to start from")
+    top.add_argument("--data", required=True, help="prepared prompt/completion JSONL (preference pairs for method dpo)")
+    top.add_argument("--spec", required=True, help="resolved variant spec as JSON")
+    top.add_argument("--out", required=True, help="where the model or adapter is written")
+    top.add_argument("--checkpoint-dir", required=True, help="checkpoints; a rerun resumes from the last")
+    top.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    top.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    pin_and_log_gpus()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, args.trust_remote_code)
+
+
+if __name__ == "__main__":
+    main()

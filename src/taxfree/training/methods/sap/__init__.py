@@ -1,0 +1,34 @@
+"""Extension `sap`: SAP's safety-aware probing during LoRA fine-tuning (Wu et al.). The trainer is in
+``trainer``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taxfree.config.paths import local_source
+from taxfree.config.schema import resolve_block
+from taxfree.training.methods.base import Extension
+
+
+class SafetyAwareProbing(Extension):
+    name = "sap"
+    description = "SAP (it trains LoRA weights)"
+    combines_with = ("lora",)
+
+    def resolve(self, config: dict[str, Any], block: dict[str, Any], spec: dict[str, Any],
+                name: str) -> dict[str, Any]:
+        sap = resolve_block(block, "sap", f"variants.{name}.sap")
+        pairs = local_source(config, sap["pairs"]) if isinstance(sap["pairs"], dict) else sap["pairs"]
+        return {**sap, "pairs": pairs, "pairs_path": pairs}
+
+    def inputs(self, spec: dict[str, Any]) -> list[str]:
+        return [spec["sap"]["pairs_path"]]
+
+    def trainer(self, spec: dict[str, Any], model: Any, tokenizer: Any) -> tuple[type, dict[str, Any]]:
+        # TRL and torch load only when a job trains: config resolution imports this module.
+        from taxfree.training.methods.sap.trainer import SAPTrainer
+
+        return SAPTrainer, {"sap": spec["sap"]}
+
+
+METHODS = (SafetyAwareProbing(),)

@@ -1,0 +1,279 @@
+"""SSAH: safety-critical units, their scores and types, and training with some of them frozen (docs/ssah.md).
+
+A unit is one channel j of a two-layer block ``f(X) = B s(A X)``: row j of every A module
+(gate_proj and up_proj; q/k/v_proj) and column j of B (down_proj; o_proj). Its score is
+the fluctuation of B's j-th input over calibration tokens times the squared norm of B's
+column j. Scores on safety data (I_S) and utility data (I_U) sort units into four types:
+RU (redundant, lowest I_S + I_U), SCU (safety-critical, highest I_S - I_U), UCU
+(utility-critical, lowest I_S - I_U) and CU (complex, the rest).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from trl import SFTTrainer
+
+from taxfree.core.inference import chat_prompt, generate_texts
+from taxfree.data.datasets import load_sft_rows, render
+from taxfree.evaluation.judges import JUDGES
+
+log = logging.getLogger(__name__)
+
+TYPES = ("scu", "ucu", "ru", "cu")
+# B module -> the A modules whose rows share its input channels.
+BLOCKS = {"down_proj": ("gate_proj", "up_proj"), "o_proj": ("q_proj", "k_proj", "v_proj")}
+
+
+@dataclass
+class Block:
+    """One two-layer block: B's module name and the A modules whose rows are its channels."""
+
+    name: str
+    b: torch.nn.Linear
+    a: dict[str, torch.nn.Linear]
+
+
+def find_blocks(model: Any) -> list[Block]:
+    """Every MLP and attention block of a decoder; A modules whose rows do not line up with B's
+    columns (grouped k/v heads) are left out of the unit."""
+    modules = dict(model.named_modules())
+    blocks = []
+    for name, module in modules.items():
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf in BLOCKS and isinstance(module, torch.nn.Linear):
+            parent = name.rsplit(".", 1)[0]
+            a = {f"{parent}.{n}": modules[f"{parent}.{n}"] for n in BLOCKS[leaf] if f"{parent}.{n}" in modules}
+            blocks.append(Block(name, module, {n: m for n, m in a.items() if m.out_features == module.in_features}))
+    if not blocks:
+        raise ValueError("ssah: the model has no down_proj or o_proj linear modules to take units from")
+    return blocks
+
+
+@torch.no_grad()
+def fluctuation_scores(model: Any, batches: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Per block, ``I_j = var_n(X_{n,j}) * ||W^B_{:,j}||^2`` over the non-padding tokens of ``batches``."""
+    blocks = find_blocks(model)
+    sums = {b.name: torch.zeros(b.b.in_features, dtype=torch.float64) for b in blocks}
+    squares = {b.name: torch.zeros(b.b.in_features, dtype=torch.float64) for b in blocks}
+    count = 0
+    mask: torch.Tensor | None = None
+
+    def hook(name: str):
+        def record(_module: Any, args: tuple[torch.Tensor, ...]) -> None:
+            x = args[0][mask].double().cpu()
+            sums[name] += x.sum(0)
+            squares[name] += (x * x).sum(0)
+        return record
+
+    handles = [b.b.register_forward_pre_hook(hook(b.name)) for b in blocks]
+    try:
+        model.eval()
+        for batch in batches:
+            mask = batch["attention_mask"].bool()
+            count += int(mask.sum())
+            model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    finally:
+        for handle in handles:
+            handle.remove()
+    if count < 2:
+        raise ValueError("ssah: calibration data has fewer than two tokens")
+    scores = {}
+    for b in blocks:
+        mean = sums[b.name] / count
+        variance = (squares[b.name] - count * mean * mean) / (count - 1)
+        scores[b.name] = (variance.clamp_min(0) * b.b.weight.detach().double().cpu().pow(2).sum(0)).float()
+    return scores
+
+
+def classify(safety: dict[str, torch.Tensor], utility: dict[str, torch.Tensor], scu_fraction: float,
+             ucu_fraction: float, ru_fraction: float) -> dict[str, list[str]]:
+    """Each unit's type, by rank over all units of the model; SCU, then UCU, then RU take
+    their share from the units not yet typed, and the rest are CU."""
+    names = list(safety)
+    s = torch.cat([safety[n] for n in names])
+    u = torch.cat([utility[n] for n in names])
+    total = len(s)
+    types = ["cu"] * total
+    free = torch.ones(total, dtype=torch.bool)
+    for kind, key, fraction in (("scu", -(s - u), scu_fraction), ("ucu", s - u, ucu_fraction),
+                                ("ru", s + u, ru_fraction)):
+        taken = 0
+        for i in torch.argsort(key, stable=True).tolist():
+            if taken >= round(fraction * total):
+                break
+            if free[i]:
+                types[i], free[i], taken = kind, False, taken + 1
+    out, start = {}, 0
+    for n in names:
+        out[n] = types[start:start + len(safety[n])]
+        start += len(safety[n])
+    return out
+
+
+def top_complex(types: dict[str, list[str]], safety: dict[str, torch.Tensor], utility: dict[str, torch.Tensor],
+                fraction: float) -> dict[str, list[bool]]:
+    """The CU with the highest ``I_S + I_U``, ``fraction`` of all units."""
+    ranked = sorted(((float(safety[n][j] + utility[n][j]), n, j) for n in types for j, t in enumerate(types[n])
+                     if t == "cu"), reverse=True)
+    chosen = {(n, j) for _, n, j in ranked[:round(fraction * sum(map(len, types.values())))]}
+    return {n: [(n, j) in chosen for j in range(len(t))] for n, t in types.items()}
+
+
+def selected_units(types: dict[str, list[str]], wanted: list[str],
+                   top_cu: dict[str, list[bool]] | None = None) -> dict[str, torch.Tensor]:
+    """Boolean per block: the units of the ``wanted`` types (``top_cu`` counts as one)."""
+    with_top = "top_cu" in wanted and top_cu is not None
+    return {n: torch.tensor([t in wanted or (with_top and top_cu[n][j]) for j, t in enumerate(ts)], dtype=torch.bool)
+            for n, ts in types.items()}
+
+
+def weight_masks(model: Any, units: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Parameter name -> boolean mask of the weight entries that belong to the given units:
+    rows of each A module, columns of B."""
+    params = {id(p): n for n, p in model.named_parameters()}
+    masks: dict[str, torch.Tensor] = {}
+    for block in find_blocks(model):
+        chosen = units[block.name].to(block.b.weight.device)
+        masks[params[id(block.b.weight)]] = chosen.unsqueeze(0).expand_as(block.b.weight).clone()
+        for module in block.a.values():
+            masks[params[id(module.weight)]] = chosen.unsqueeze(1).expand_as(module.weight).clone()
+    return masks
+
+
+def type_table(types: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Tidy rows: block kind (mlp/attn), layer, type, units and their share of the model's units."""
+    total = sum(map(len, types.values()))
+    rows = []
+    for name, ts in types.items():
+        layer = next((int(p) for p in name.split(".") if p.isdigit()), -1)
+        kind = "mlp" if name.endswith("down_proj") else "attn"
+        for t in TYPES:
+            rows.append({"block": kind, "layer": layer, "type": t, "units": ts.count(t),
+                         "fraction": ts.count(t) / total})
+    return rows
+
+
+@torch.no_grad()
+def prune(model: Any, units: dict[str, torch.Tensor]) -> None:
+    """Zero the given units in place: their rows of A and columns of B."""
+    for name, mask in weight_masks(model, units).items():
+        model.get_parameter(name).masked_fill_(mask, 0.0)
+
+
+class FrozenUnits:
+    """Keeps chosen weight entries fixed through training by an AdamW-family optimizer.
+
+    Gradient hooks zero their gradients, so Adam's moments, and its update, stay zero there.
+    Decoupled weight decay would still shrink them, so the parameters holding them move to a
+    group without decay and get their decay applied here, to the other entries only.
+    """
+
+    def __init__(self, model: Any, masks: dict[str, torch.Tensor]):
+        self.frozen = {model.get_parameter(n): m for n, m in masks.items()}
+        self.handles = [p.register_hook(lambda grad, m=m: grad.masked_fill(m, 0.0)) for p, m in self.frozen.items()]
+
+    def attach(self, optimizer: torch.optim.Optimizer) -> None:
+        moved = []
+        for group in optimizer.param_groups:
+            mine = [p for p in group["params"] if p in self.frozen]
+            if mine and group["weight_decay"]:
+                group["params"] = [p for p in group["params"] if p not in self.frozen]
+                moved.append({**group, "params": mine, "weight_decay": 0.0, "unit_decay": group["weight_decay"]})
+        for group in moved:
+            optimizer.add_param_group(group)
+        optimizer.register_step_pre_hook(self._decay)
+
+    def _decay(self, optimizer: torch.optim.Optimizer, _args: Any, _kwargs: Any) -> None:
+        with torch.no_grad():
+            for group in optimizer.param_groups:
+                if group.get("unit_decay"):
+                    for p in group["params"]:
+                        p.mul_(torch.where(self.frozen[p], 1.0, 1.0 - group["lr"] * group["unit_decay"]))
+
+
+def calibration_batches(path: str, tokenizer: Any, n: int, max_length: int, batch_size: int = 16) -> list[dict]:
+    """The first ``n`` rows of a prepared prompt/completion JSONL as padded token batches."""
+    rows = load_sft_rows(path)[:n]
+    texts = [text["prompt"] + text["completion"] for text in (render(row, tokenizer) for row in rows)]
+    return [dict(tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True, truncation=True,
+                           max_length=max_length, add_special_tokens=False))
+            for i in range(0, len(texts), batch_size)]
+
+
+def unit_types(model: Any, tokenizer: Any, ssah: dict[str, Any], max_length: int) -> tuple[dict, dict, dict]:
+    """Scores on the spec's safety and utility calibration data and the types they give: (types, I_S, I_U)."""
+    safety = fluctuation_scores(model, calibration_batches(ssah["safety_path"], tokenizer, ssah["n_calibration"],
+                                                           max_length))
+    utility = fluctuation_scores(model, calibration_batches(ssah["utility_path"], tokenizer, ssah["n_calibration"],
+                                                            max_length))
+    types = classify(safety, utility, ssah["scu_fraction"], ssah["ucu_fraction"], ssah["ru_fraction"])
+    return types, safety, utility
+
+
+def freeze_masks(model: Any, tokenizer: Any, ssah: dict[str, Any], max_length: int) -> dict[str, torch.Tensor]:
+    """Weight masks of the units the spec freezes, scored on ``model`` as it is."""
+    types, safety, utility = unit_types(model, tokenizer, ssah, max_length)
+    top_cu = top_complex(types, safety, utility, ssah["top_cu_fraction"])
+    units = selected_units(types, ssah["freeze"], top_cu)
+    n_frozen = sum(int(u.sum()) for u in units.values())
+    log.info("ssah: freezing %d of %d units (%s)", n_frozen, sum(map(len, units.values())), ", ".join(ssah["freeze"]))
+    return weight_masks(model, units)
+
+
+class FrozenUnitsTrainer(SFTTrainer):
+    """SFTTrainer that keeps the masked weight entries (and, with ``freeze_other``, every other
+    parameter outside the units) exactly where they started."""
+
+    def __init__(self, *args: Any, masks: dict[str, torch.Tensor], freeze_other: bool = False, **kwargs: Any):
+        model = kwargs["model"]
+        if freeze_other:
+            for name, param in model.named_parameters():
+                param.requires_grad_(name in masks)
+        self.frozen_units = FrozenUnits(model, masks)
+        super().__init__(*args, **kwargs)
+
+    def create_optimizer(self, model: Any = None) -> torch.optim.Optimizer:
+        fresh = self.optimizer is None
+        optimizer = super().create_optimizer(model)
+        if fresh:
+            self.frozen_units.attach(optimizer)
+        return optimizer
+
+
+def random_units_like(units: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
+    """As many units per block as ``units`` has, drawn at random: the control for pruning."""
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, chosen in units.items():
+        pick = torch.zeros_like(chosen)
+        pick[torch.randperm(len(chosen), generator=gen)[:int(chosen.sum())]] = True
+        out[name] = pick
+    return out
+
+
+def pruning_validation(model: Any, tokenizer: Any, types: dict[str, list[str]], prompts: list[str],
+                       generation: dict[str, Any], judge: str, seed: int) -> list[dict[str, Any]]:
+    """Refusal on ``prompts`` of the model as it is, with its SCU zeroed, and with as many random units zeroed.
+
+    ``generation``: the safety benchmark's max_new_tokens, temperature, top_p and batch_size.
+    """
+    scu = selected_units(types, ["scu"])
+    texts = [chat_prompt(tokenizer, prompt) for prompt in prompts]
+    rows = []
+    for pruned, units in (("none", None), ("scu", scu), ("random", random_units_like(scu, seed))):
+        candidate = copy.deepcopy(model)
+        if units is not None:
+            prune(candidate, units)
+        responses = generate_texts(candidate.eval(), tokenizer, texts, generation["max_new_tokens"],
+                                   generation["temperature"], generation["top_p"], generation["batch_size"], seed)
+        judged = JUDGES[judge]().judge([{"prompt": p, **r} for p, r in zip(prompts, responses)])
+        field = JUDGES[judge].field
+        rows.append({"pruned": pruned, "units": sum(int(u.sum()) for u in units.values()) if units else 0,
+                     "n": len(judged), JUDGES[judge].metric: sum(bool(r[field]) for r in judged) / len(judged)})
+        log.info("ssah pruning %s: %s", pruned, rows[-1])
+    return rows

@@ -1,0 +1,89 @@
+"""Training a variant with the trainer its method builds: one path for every method, owning resume,
+checkpoint fingerprints and saving."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from accelerate import PartialState
+from transformers.trainer_utils import get_last_checkpoint
+
+from taxfree.core.models import is_adapter, set_adapter_base
+from taxfree.core.provenance import environment, spec_hash
+from taxfree.training.methods import method_of
+
+log = logging.getLogger(__name__)
+
+
+def _fingerprint(spec: dict[str, Any], base: str | Path, data: str | Path) -> str:
+    """What a checkpoint was trained from: the spec, the data's bytes and the base model's files."""
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
+    digest.update(Path(data).read_bytes())
+    for path in sorted(Path(base).glob("*")) if Path(base).is_dir() else []:
+        digest.update(f"{path.name}:{path.stat().st_size}".encode())
+    return digest.hexdigest()
+
+
+def discard_stale_checkpoints(checkpoint_dir: Path, fingerprint: str) -> None:
+    """Keep only checkpoints that an interrupted run of this same job left.
+
+    Checkpoints of anything else (another spec, other data or base model) are discarded,
+    so a changed parameter never resumes from stale weights.
+    """
+    stamp = checkpoint_dir / "fingerprint"
+    if checkpoint_dir.is_dir() and (not stamp.is_file() or stamp.read_text() != fingerprint):
+        log.info("discarding checkpoints of a different job in %s", checkpoint_dir)
+        shutil.rmtree(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+
+
+def train(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str | Path,
+          checkpoint_dir: str | Path, trust_remote_code: bool = False) -> dict[str, Any]:
+    """Train as the spec's method says; write the model (or adapter) to ``out_dir``.
+
+    Checkpoints go to ``checkpoint_dir``; a rerun after a crash or preemption resumes from
+    the last one. The same code runs in one process or in every process of an
+    ``accelerate launch`` (DDP, DeepSpeed ZeRO-3, FSDP): the main process alone touches
+    files, and saving goes through the trainer, which gathers sharded weights first.
+    Returns the final training metrics, also saved as ``train_metrics.json``.
+    """
+    state = PartialState()
+    checkpoint_dir, out_dir = Path(checkpoint_dir), Path(out_dir)
+    if state.is_main_process:
+        discard_stale_checkpoints(checkpoint_dir, _fingerprint(spec, base, data))
+    state.wait_for_everyone()
+    resume = get_last_checkpoint(str(checkpoint_dir))
+    trainer = method_of(spec).build_trainer(str(base), str(data), spec, str(checkpoint_dir), trust_remote_code)
+    tokenizer = trainer.processing_class
+    if resume:
+        log.info("resumed from %s", resume)
+    result = trainer.train(resume_from_checkpoint=resume)
+    metrics = {**result.metrics, "log_history": trainer.state.log_history}
+    # A fixed staging name, since every process must save into the same directory; what a
+    # killed earlier save left there must not mix into this one.
+    staging = out_dir.with_name(out_dir.name + ".partial")
+    if state.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+    state.wait_for_everyone()
+    trainer.save_model(str(staging))
+    if state.is_main_process:
+        if is_adapter(staging):
+            set_adapter_base(staging, base)
+        tokenizer.save_pretrained(staging)
+        (staging / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (staging / "variant_spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+        provenance = {**environment(), "spec_hash": spec_hash(spec), "seed": spec["training"]["seed"]}
+        (staging / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        staging.rename(out_dir)
+        if not spec["training"]["keep_checkpoints"]:
+            shutil.rmtree(checkpoint_dir)
+        log.info("saved %s model to %s (train loss %.4f)", spec["method"], out_dir, result.training_loss)
+    state.wait_for_everyone()
+    return metrics
