@@ -2,7 +2,8 @@
 
 The test starts munged, slurmctld and slurmd itself (configured in a temp dir from this
 machine's hostname, CPUs and memory) and stops them afterwards. It needs the Debian
-packages slurm-wlm and munge, which .ci/run installs, and root.
+packages slurm-wlm and munge, which tests/setup_system.sh (part of the README's test command)
+installs, and root.
 """
 
 import copy
