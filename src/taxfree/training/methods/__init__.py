@@ -1,7 +1,7 @@
 """The method registry: every way a variant is made, one module (or package) each.
 
-Adding a method is one module here, named in ``MODULES``, plus its block in the config
-schema (``tests/test_methods.py`` adds one). Modules are imported by name rather than at the top of this file so that a
+Adding a method is one module here plus its block in the config schema
+(``tests/test_methods.py`` adds one). Modules are imported by name rather than at the top of this file so that a
 variant's code fingerprint (``taxfree.core.provenance.code_hash``) covers only the
 methods it uses: editing SAP reruns the SAP variants, not every variant.
 """
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 import importlib
+import pkgutil
 from typing import Any
 
 from taxfree.core.errors import ConfigError
 from taxfree.training.methods.base import Extension, Method
 
-MODULES = [f"{__name__}.{name}" for name in ("none", "sft", "dpo", "merge", "regularizer", "sap", "ssah")]
+# Every module (or package) of this package but ``base`` is a method: adding a file adds a method.
+MODULES = [f"{__name__}.{info.name}" for info in pkgutil.iter_modules(__path__) if info.name != "base"]
 
 
 @functools.cache
