@@ -50,10 +50,21 @@ class FakeOutput:
         self.outputs = [types.SimpleNamespace(text=text, token_ids=[4] * len(text.split()))]
 
 
+class FakeTokenizer:
+    """Whitespace tokens; a chat template that leaves the reasoning block to the model."""
+
+    def __call__(self, text, add_special_tokens):
+        return {"input_ids": text.split()}
+
+    def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+        return f"user: {messages[-1]['content']}\nassistant: "
+
+
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    """A stand-in for vllm with its documented names: LLM(...).chat, SamplingParams, lora.request.LoRARequest."""
-    calls = {}
+    """A stand-in for vllm with its documented names: LLM(...).chat, SamplingParams, lora.request.LoRARequest.
+    ``calls["tokenizer"]`` and ``calls["texts"]`` (one continuation per conversation) may be swapped."""
+    calls = {"tokenizer": FakeTokenizer(), "texts": lambda n: [f"<think> t </think> answer {i}" for i in range(n)]}
 
     class LLM:
         def __init__(self, **kwargs):
@@ -61,10 +72,10 @@ def fake_vllm(monkeypatch):
 
         def chat(self, messages, sampling_params, lora_request=None):
             calls.update(messages=messages, params=sampling_params, lora=lora_request)
-            return [FakeOutput(f"<think> t </think> answer {i}") for i in range(len(messages))]
+            return [FakeOutput(text) for text in calls["texts"](len(messages))]
 
         def get_tokenizer(self):
-            return lambda text, add_special_tokens: {"input_ids": text.split()}
+            return calls["tokenizer"]
 
     vllm = types.ModuleType("vllm")
     vllm.LLM, vllm.SamplingParams = LLM, lambda **kwargs: kwargs
