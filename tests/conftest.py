@@ -1,4 +1,6 @@
 import os
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,46 @@ def save_lora(base_path, out, rank=2, modules=("up_proj",), seed=1):
     from transformers import AutoModelForCausalLM
 
     return random_lora(AutoModelForCausalLM.from_pretrained(base_path), out, rank, modules, seed)
+
+
+class FakeOutput:
+    def __init__(self, text):
+        self.prompt_token_ids = [1, 2, 3]
+        self.outputs = [types.SimpleNamespace(text=text, token_ids=[4] * len(text.split()))]
+
+
+class FakeTokenizer:
+    """Whitespace tokens; a chat template that leaves the reasoning block to the model."""
+
+    def __call__(self, text, add_special_tokens):
+        return {"input_ids": text.split()}
+
+    def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+        return f"user: {messages[-1]['content']}\nassistant: "
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """A stand-in for vllm with its documented names: LLM(...).chat, SamplingParams, lora.request.LoRARequest.
+    ``calls["tokenizer"]`` and ``calls["texts"]`` (one continuation per conversation) may be swapped."""
+    calls = {"tokenizer": FakeTokenizer(), "texts": lambda n: [f"<think> t </think> answer {i}" for i in range(n)]}
+
+    class LLM:
+        def __init__(self, **kwargs):
+            calls["llm"] = kwargs
+
+        def chat(self, messages, sampling_params, lora_request=None):
+            calls.update(messages=messages, params=sampling_params, lora=lora_request)
+            return [FakeOutput(text) for text in calls["texts"](len(messages))]
+
+        def get_tokenizer(self):
+            return calls["tokenizer"]
+
+    vllm = types.ModuleType("vllm")
+    vllm.LLM, vllm.SamplingParams = LLM, lambda **kwargs: kwargs
+    lora, request = types.ModuleType("vllm.lora"), types.ModuleType("vllm.lora.request")
+    request.LoRARequest = lambda name, int_id, path: (name, int_id, path)
+    vllm.lora, lora.request = lora, request
+    for name, module in (("vllm", vllm), ("vllm.lora", lora), ("vllm.lora.request", request)):
+        monkeypatch.setitem(sys.modules, name, module)
+    return calls

@@ -15,8 +15,8 @@ def entries(tmp_path):
     result = []
     for variant, refused in (("base", 0), ("lora_r1_up", 3)):
         path = tmp_path / f"{variant}.jsonl"
-        write_jsonl(path, [{"prompt_id": i, "refusal": i < refused, "n_response_tokens": 5, "n_reasoning_tokens": 2}
-                            for i in range(4)])
+        write_jsonl(path, [{"prompt_id": i, "refusal": i < refused, "n_response_tokens": 5, "n_reasoning_tokens": 2,
+                            "truncated": False} for i in range(4)])
         result.append({"model": "toy", "variant": variant, "benchmark": "harmful", "path": path})
     return result
 

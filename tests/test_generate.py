@@ -3,7 +3,6 @@ selection and request building against a fake ``vllm`` (vLLM itself needs a GPU)
 
 import json
 import sys
-import types
 
 import pytest
 
@@ -42,38 +41,6 @@ def test_hf_backend_writes_every_sample_reproducibly(tiny_model, tmp_path):
         assert 1 <= row["n_response_tokens"] <= 5 and row["n_prompt_tokens"] > 0
     assert out[0]["response"] != out[1]["response"]  # two seeds, two samples
     assert "vllm" not in sys.modules  # imported only when selected
-
-
-class FakeOutput:
-    def __init__(self, text):
-        self.prompt_token_ids = [1, 2, 3]
-        self.outputs = [types.SimpleNamespace(text=text, token_ids=[4] * len(text.split()))]
-
-
-@pytest.fixture
-def fake_vllm(monkeypatch):
-    """A stand-in for vllm with its documented names: LLM(...).chat, SamplingParams, lora.request.LoRARequest."""
-    calls = {}
-
-    class LLM:
-        def __init__(self, **kwargs):
-            calls["llm"] = kwargs
-
-        def chat(self, messages, sampling_params, lora_request=None):
-            calls.update(messages=messages, params=sampling_params, lora=lora_request)
-            return [FakeOutput(f"<think> t </think> answer {i}") for i in range(len(messages))]
-
-        def get_tokenizer(self):
-            return lambda text, add_special_tokens: {"input_ids": text.split()}
-
-    vllm = types.ModuleType("vllm")
-    vllm.LLM, vllm.SamplingParams = LLM, lambda **kwargs: kwargs
-    lora, request = types.ModuleType("vllm.lora"), types.ModuleType("vllm.lora.request")
-    request.LoRARequest = lambda name, int_id, path: (name, int_id, path)
-    vllm.lora, lora.request = lora, request
-    for name, module in (("vllm", vllm), ("vllm.lora", lora), ("vllm.lora.request", request)):
-        monkeypatch.setitem(sys.modules, name, module)
-    return calls
 
 
 def test_vllm_backend_builds_one_seeded_request_per_sample(fake_vllm, tmp_path):

@@ -21,7 +21,7 @@ def test_interval_is_deterministic_and_degenerate_for_constant_scores():
 
 def test_score_rows_have_value_and_interval(tmp_path):
     write_jsonl(tmp_path / "s.jsonl", [{"prompt_id": i, "prompt": "p", "response": "r", "refusal": i < 3,
-                                        "n_response_tokens": 10 + i, "n_reasoning_tokens": i}
+                                        "n_response_tokens": 10 + i, "n_reasoning_tokens": i, "truncated": False}
                                        for i in range(4)])
     rows = score_rows("m", "v", "b", {"judge": "refusal", "category": "safety"}, tmp_path / "s.jsonl")
     refusal, tokens, reasoning = rows
@@ -43,7 +43,7 @@ def test_samples_average_per_prompt_and_the_interval_is_over_prompts(tmp_path):
     # Prompt 0: 3 of 4 samples correct; prompt 1: none; prompt 2: all four.
     correct = {0: [1, 1, 1, 0], 1: [0, 0, 0, 0], 2: [1, 1, 1, 1]}
     write_jsonl(tmp_path / "s.jsonl", [{"prompt_id": p, "sample": s, "correct": bool(c), "n_response_tokens": 4,
-                                                   "n_reasoning_tokens": 1}
+                                                   "n_reasoning_tokens": 1, "truncated": False}
                                        for p, samples in correct.items() for s, c in enumerate(samples)])
     spec = {"grader": "math", "category": "reasoning", "pass_at_k": [1, 2, 4]}
     rows = {r["metric"]: r for r in score_rows("m", "v", "b", spec, tmp_path / "s.jsonl")}
@@ -60,8 +60,8 @@ def test_samples_average_per_prompt_and_the_interval_is_over_prompts(tmp_path):
 
 def test_invalid_judgements_are_counted_and_left_out(tmp_path):
     safe = [True, None, False, True, None]
-    write_jsonl(tmp_path / "s.jsonl", [{"prompt_id": i, "safe": v, "n_response_tokens": 3, "n_reasoning_tokens": 1}
-                                       for i, v in enumerate(safe)])
+    write_jsonl(tmp_path / "s.jsonl", [{"prompt_id": i, "safe": v, "n_response_tokens": 3, "n_reasoning_tokens": 1,
+                                        "truncated": False} for i, v in enumerate(safe)])
     (safety, tokens, _) = score_rows("m", "v", "b", {"judge": "llama_guard", "category": "safety"}, tmp_path / "s.jsonl")
     assert (safety["metric"], safety["value"], safety["n"], safety["invalid"]) == ("safety", 2 / 3, 3, 2)
     assert tokens["invalid"] == 2 and tokens["samples"] == 5

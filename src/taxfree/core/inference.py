@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from taxfree.core.io import read_jsonl, write_jsonl
 from taxfree.core.models import is_adapter, load_model, load_tokenizer
-from taxfree.core.reasoning import final_answer, reasoning
+from taxfree.core.reasoning import final_answer, reasoning, recorded_response, truncated
 
 BACKENDS = ("hf", "vllm")
 
@@ -34,7 +34,8 @@ def reasoning_tokens(tokenizer: Any, response: str) -> int:
 
 def generate_texts(model: Any, tokenizer: Any, texts: list[str], max_new_tokens: int, temperature: float,
                    top_p: float, batch_size: int, seed: int) -> list[dict[str, Any]]:
-    """One continuation per already-templated text, in input order: ``response`` and token counts."""
+    """One continuation per already-templated text, in input order: ``response`` (recorded with the reasoning
+    opener the text ended with, see ``recorded_response``) and token counts."""
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     # Sorting by length keeps padding, and so wasted compute, small within each batch.
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
@@ -51,7 +52,7 @@ def generate_texts(model: Any, tokenizer: Any, texts: list[str], max_new_tokens:
                                  **sampling)
         new_tokens = out[:, enc["input_ids"].shape[1]:]
         for i, tokens in zip(batch, new_tokens):
-            response = tokenizer.decode(tokens, skip_special_tokens=True)
+            response = recorded_response(texts[i], tokenizer.decode(tokens, skip_special_tokens=True))
             results[i] = {"response": response, "n_prompt_tokens": lengths[i],
                           "n_response_tokens": int((tokens != tokenizer.pad_token_id).sum()),
                           "n_reasoning_tokens": reasoning_tokens(tokenizer, response)}
@@ -110,7 +111,8 @@ def vllm_requests(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tok
 
 def generate_vllm(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
                   top_p: float, batch_size: int, trust_remote_code: bool = False) -> list[dict[str, Any]]:
-    """The same rows through vLLM (which batches by itself, so ``batch_size`` is unused)."""
+    """The same rows through vLLM (which batches by itself, so ``batch_size`` is unused). ``llm.chat`` renders
+    the chat template itself; the prompt is rendered here too, to know whether it opened the reasoning block."""
     import vllm  # optional: installed on GPU machines only
     import vllm.lora.request
 
@@ -119,19 +121,22 @@ def generate_vllm(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tok
     messages = [[{"role": "user", "content": row["prompt"]}] for row in rows]
     outputs = llm.chat(messages, params, lora_request=lora)
     tokenizer = llm.get_tokenizer()
-    return [{"response": out.outputs[0].text, "n_prompt_tokens": len(out.prompt_token_ids),
+    responses = [recorded_response(chat_prompt(tokenizer, row["prompt"]), out.outputs[0].text)
+                 for row, out in zip(rows, outputs, strict=True)]
+    return [{"response": response, "n_prompt_tokens": len(out.prompt_token_ids),
              "n_response_tokens": len(out.outputs[0].token_ids),
-             "n_reasoning_tokens": reasoning_tokens(tokenizer, out.outputs[0].text)} for out in outputs]
+             "n_reasoning_tokens": reasoning_tokens(tokenizer, response)} for response, out in zip(responses, outputs)]
 
 
 def generate_file(model_dir: str | Path, in_path: str | Path, out_path: str | Path, max_new_tokens: int,
                   temperature: float, top_p: float, batch_size: int, backend: str = "hf",
                   trust_remote_code: bool = False) -> None:
     """Generate for every row of a benchmark JSONL (fields ``prompt`` and ``seed``); rows keep their other
-    fields and gain ``response``, ``final_answer`` (after the reasoning block) and token counts (prompt,
-    response, and the reasoning block's)."""
+    fields and gain ``response``, ``final_answer`` (after the reasoning block; empty when it never closed),
+    ``truncated`` (the reasoning block was opened and never closed: cut off at ``max_new_tokens``) and token
+    counts (prompt, response, and the reasoning block's)."""
     rows = read_jsonl(in_path, required=("prompt", "seed"))
     run = {"hf": generate_hf, "vllm": generate_vllm}[backend]
     responses = run(model_dir, rows, max_new_tokens, temperature, top_p, batch_size, trust_remote_code)
-    write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"])}
-                           for row, resp in zip(rows, responses)))
+    write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"]),
+                            "truncated": truncated(resp["response"])} for row, resp in zip(rows, responses)))

@@ -18,6 +18,7 @@ import pandas as pd
 
 from taxfree.core.errors import InputError
 from taxfree.core.io import read_jsonl
+from taxfree.core.reasoning import THINK_OPEN, reasoning_opener
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,8 @@ def render(row: dict[str, Any], tokenizer: Any) -> dict[str, str]:
     completion = "".join(m["content"] for m in row["completion"])
     # Templates that open the reasoning block in the generation prompt (newer R1 ones) must
     # not get a second <think> from the completion.
-    if prompt.rstrip().endswith("<think>") and completion.lstrip().startswith("<think>"):
-        completion = completion.lstrip().removeprefix("<think>").lstrip("\n")
+    if reasoning_opener(prompt) and completion.lstrip().startswith(THINK_OPEN):
+        completion = completion.lstrip().removeprefix(THINK_OPEN).lstrip("\n")
     return {"prompt": prompt, "completion": completion}
 
 

@@ -2,7 +2,8 @@
 
 Input rows hold a prompt, whether it is harmful, and candidate completions (a teacher's
 samples, or the toy world's). Every candidate is described by three measurable facts:
-its outcome (refusal or not, by the refusal judge on the final answer), where its
+its outcome (refusal or not, by the refusal judge on the final answer; a candidate whose
+reasoning never closed has no answer and is never correct), where its
 reasoning first reflects on safety (words of reasoning before the first match of
 ``reflection_pattern``; never is latest), and its reasoning length in words. The rules:
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from taxfree.core.errors import InputError
 from taxfree.core.io import read_jsonl
-from taxfree.core.reasoning import reasoning
+from taxfree.core.reasoning import reasoning, truncated
 from taxfree.data.datasets import load_rows, render, require_text
 from taxfree.evaluation.judges import is_refusal
 
@@ -35,13 +36,18 @@ class Candidate:
     refused: bool
     reflection: float  # words of reasoning before the first safety reflection; inf when there is none
     length: int  # words of reasoning
+    truncated: bool  # reasoning opened and never closed: no answer
+
+    def correct(self, harmful: bool) -> bool:
+        """Whether the candidate ends in the answer the prompt calls for: a refusal exactly when it is harmful."""
+        return not self.truncated and self.refused == harmful
 
 
 def describe(text: str, pattern: re.Pattern[str]) -> Candidate:
     thought = reasoning(text)
     match = pattern.search(thought)
     reflection = float(len(thought[:match.start()].split())) if match else float("inf")
-    return Candidate(text, is_refusal(text), reflection, len(thought.split()))
+    return Candidate(text, is_refusal(text), reflection, len(thought.split()), truncated(text))
 
 
 def _best(candidates: list[Candidate]) -> Candidate:
@@ -50,13 +56,13 @@ def _best(candidates: list[Candidate]) -> Candidate:
 
 
 def outcome_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Candidate, Candidate]]:
-    correct = [c for c in candidates if c.refused == harmful]
-    wrong = [c for c in candidates if c.refused != harmful]
+    correct = [c for c in candidates if c.correct(harmful)]
+    wrong = [c for c in candidates if not c.correct(harmful)]
     return [(_best(correct), c) for c in wrong] if correct else []
 
 
 def process_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Candidate, Candidate]]:
-    correct = [c for c in candidates if c.refused == harmful]
+    correct = [c for c in candidates if c.correct(harmful)]
     if not correct:
         return []
     chosen = _best(correct)
@@ -64,7 +70,7 @@ def process_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Cand
 
 
 def shortest_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Candidate, Candidate]]:
-    correct = [c for c in candidates if c.refused == harmful]
+    correct = [c for c in candidates if c.correct(harmful)]
     if not correct:
         return []
     shortest = min(correct, key=lambda c: (c.length, c.reflection))

@@ -33,7 +33,7 @@ def warmup_traces(candidates: list[dict[str, Any]], reflection_pattern: str) -> 
     pattern = re.compile(reflection_pattern)
     traces = []
     for row in candidates:
-        correct = [c for c in (describe(t, pattern) for t in row["candidates"]) if c.refused == row["harmful"]]
+        correct = [c for c in (describe(t, pattern) for t in row["candidates"]) if c.correct(row["harmful"])]
         if correct:
             best = min(correct, key=lambda c: (c.reflection, c.length))
             traces.append({"prompt": [{"role": "user", "content": row["prompt"]}],

@@ -11,7 +11,7 @@ import threading
 from typing import Any, ClassVar
 
 from taxfree.core.errors import InputError
-from taxfree.core.reasoning import final_answer
+from taxfree.core.reasoning import final_answer, truncated
 from taxfree.evaluation.sandbox import Limits, run_programs
 
 
@@ -32,7 +32,8 @@ class Grader:
 
 class AnswerGrader(Grader):
     """Extracts an answer from the text after the reasoning block and compares it with ``answer``;
-    adds ``correct`` and ``extracted`` (None when no answer was found)."""
+    adds ``correct`` and ``extracted`` (None when no answer was found). A response whose reasoning never
+    closed has no answer, whatever its reasoning says: no extractor's fallback reads it."""
 
     field = "correct"
     metric = "accuracy"
@@ -47,7 +48,7 @@ class AnswerGrader(Grader):
     def grade(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         graded = []
         for row in rows:
-            extracted = self.extract(row["response"])
+            extracted = None if truncated(row["response"]) else self.extract(row["response"])
             correct = extracted is not None and self.equal(extracted, row["answer"])
             graded.append({**row, "extracted": extracted, self.field: correct})
         return graded
@@ -173,7 +174,8 @@ class CodeGrader(Grader):
     """HumanEval-style code: ``prompt`` + ``completion`` + ``test`` + ``check(entry_point)`` run in
     the sandbox (see ``taxfree.evaluation.sandbox``); adds ``completion`` and ``passed`` and ``status``
     (passed, failed, error or timeout). A row from generation has no ``completion``: it is the
-    code of the response's final answer. """
+    code of the response's final answer; a response whose reasoning never closed has none and is not
+    run (status ``truncated``)."""
 
     name = "code"
     field = "passed"
@@ -198,9 +200,11 @@ class CodeGrader(Grader):
             if "completion" not in row and "response" not in row:
                 raise InputError(f"row {lineno}: needs 'completion' or 'response'")
         rows = [row if "completion" in row else {**row, "completion": code_of(row["response"])} for row in rows]
-        results = run_programs([self.program(row) for row in rows], self.limits, self.workers)
-        return [{**row, self.field: result.passed, "status": result.status}
-                for row, result in zip(rows, results, strict=True)]
+        runnable = [i for i, row in enumerate(rows) if not truncated(row.get("response", ""))]
+        results = dict(zip(runnable, run_programs([self.program(rows[i]) for i in runnable], self.limits,
+                                                  self.workers), strict=True))
+        return [{**row, self.field: results[i].passed, "status": results[i].status} if i in results
+                else {**row, self.field: False, "status": "truncated"} for i, row in enumerate(rows)]
 
 
 GRADERS: dict[str, type[Grader]] = {cls.name: cls for cls in (ToyGrader, MathGrader, McqGrader, CodeGrader)}

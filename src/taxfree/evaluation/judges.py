@@ -3,8 +3,8 @@
 The offline default, ``refusal``, judges only the answer after the reasoning block: a
 model that deliberates about harm in its thinking and then complies has not refused.
 Model judges (``llama_guard``, ``strongreject_rubric``) read the full output, reasoning
-included, and leave their field ``None`` on a reply they cannot parse: such rows are
-counted as invalid, not silently as safe or unsafe.
+included, and leave their field ``None`` on a reply they cannot parse (or whose own
+reasoning never closed): such rows are counted as invalid, not silently as safe or unsafe.
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ class RefusalJudge(Judge):
 
 def local_replies(model_path: str, conversations: list[list[dict[str, str]]], max_new_tokens: int,
                   batch_size: int, trust_remote_code: bool) -> list[str]:
-    """Greedy replies of a local or hub model, each conversation rendered with the model's own chat template."""
+    """Greedy replies of a local or hub model, each conversation rendered with the model's own chat template
+    and recorded as generation records responses (with the reasoning opener its template put in the prompt)."""
     # torch loads only for model judges: regex judges and config resolution import this module.
     from taxfree.core.inference import generate_texts, load_for_inference
 
@@ -155,7 +156,8 @@ class ModelJudge(Judge):
 
     def judge(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         replies = self.replies([self.conversation(row) for row in rows])
-        return [{**row, f"{self.name}_reply": reply, **(self.parse(reply) or {self.field: None})}
+        # A judge that reasons is read after its reasoning: a reply cut off inside it has no verdict.
+        return [{**row, f"{self.name}_reply": reply, **(self.parse(final_answer(reply)) or {self.field: None})}
                 for row, reply in zip(rows, replies)]
 
 

@@ -15,7 +15,7 @@ from taxfree.evaluation.metrics import bootstrap_interval, pass_at_k, per_prompt
 from taxfree.evaluation.scoring import scorer
 
 COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "ci_low", "ci_high", "n", "samples",
-           "invalid"]
+           "invalid", "truncated"]
 
 
 def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], path: str | Path) -> list[dict]:
@@ -23,15 +23,18 @@ def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], p
 
     Values are means over prompts of each prompt's mean over its samples, with a 95% bootstrap
     interval over prompts (samples of one prompt are not independent). ``n`` counts prompts,
-    ``samples`` scored rows, and ``invalid`` rows whose judgement could not be parsed (left out).
+    ``samples`` scored rows, ``invalid`` rows whose judgement could not be parsed (left out), and
+    ``truncated`` rows whose reasoning was cut off before it closed (scored: no answer, no refusal).
     """
     cls = scorer(spec)
-    rows = read_jsonl(path, required=(cls.field, "n_response_tokens", "n_reasoning_tokens", "prompt_id"))
+    rows = read_jsonl(path, required=(cls.field, "n_response_tokens", "n_reasoning_tokens", "prompt_id",
+                                      "truncated"))
     scores = per_prompt(rows, cls.field)
     if not scores:
         raise InputError(f"{path}: no valid '{cls.field}' in any row")
     base = {"model": model, "variant": variant, "benchmark": benchmark, "category": spec["category"],
-            "n": len(scores), "samples": len(rows), "invalid": sum(r[cls.field] is None for r in rows)}
+            "n": len(scores), "samples": len(rows), "invalid": sum(r[cls.field] is None for r in rows),
+            "truncated": sum(bool(r["truncated"]) for r in rows)}
     per_prompt_means = {cls.metric: [sum(v) / len(v) for v in scores.values()]}
     for field in ("response_tokens", "reasoning_tokens"):
         per_prompt_means[field] = [sum(v) / len(v) for v in per_prompt(rows, f"n_{field}").values()]
@@ -96,11 +99,20 @@ def write_table(summary: pd.DataFrame, csv: str | Path, parquet: str | Path) -> 
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
-    """A (model, variant) x (benchmark metric) table of the headline metrics and reasoning lengths."""
+    """A (model, variant) x (benchmark metric) table of the headline metrics and reasoning lengths, with each
+    benchmark's count of truncated rows after its metrics."""
     headline = summary[is_headline(summary["metric"]) | (summary["metric"] == "reasoning_tokens")]
-    table = headline.pivot_table(index=["model", "variant"], columns=["benchmark", "metric"], values="value",
-                                 sort=False)
-    table.columns = [f"{bench} {metric}" for bench, metric in table.columns]
+    index = ["model", "variant"]
+    values = headline.pivot_table(index=index, columns=["benchmark", "metric"], values="value", sort=False)
+    # ``truncated`` is one count per benchmark, repeated on each of its metric rows.
+    counts = summary.drop_duplicates([*index, "benchmark"]).pivot(index=index, columns="benchmark",
+                                                                  values="truncated").reindex(values.index)
+    benchmarks = list(dict.fromkeys(bench for bench, _ in values.columns))
+    table = pd.DataFrame(index=values.index)
+    for bench in benchmarks:
+        for metric in values[bench].columns:
+            table[f"{bench} {metric}"] = values[(bench, metric)]
+        table[f"{bench} truncated"] = counts[bench]
     return table.reset_index().to_markdown(index=False, floatfmt=".3f") + "\n"
 
 
