@@ -31,17 +31,6 @@ def pairs(toy_splits, toy_tokenizer):
     return collate_pairs(tokenize_pairs(rows, toy_tokenizer, 96), toy_tokenizer.pad_token_id, "cpu")
 
 
-@pytest.fixture
-def task(toy_splits, toy_tokenizer):
-    from taxfree.training.methods.sap.trainer import collate_pairs, tokenize_pairs
-
-    rows = [{"prompt": r["prompt"][0]["content"], "chosen": r["completion"][0]["content"],
-             "rejected": r["completion"][0]["content"]} for r in toy_splits["downstream"][:2]]
-    batch = collate_pairs(tokenize_pairs(rows, toy_tokenizer, 96), toy_tokenizer.pad_token_id, "cpu")
-    return {"input_ids": batch["chosen_input_ids"], "attention_mask": batch["chosen_attention_mask"],
-            "labels": batch["chosen_labels"]}
-
-
 def lora_params(model):
     return [p for p in model.parameters() if p.requires_grad]
 
