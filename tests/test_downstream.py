@@ -51,6 +51,10 @@ def test_default_downstream_variants_resolve_with_their_data():
 @pytest.mark.parametrize("variant, key", [
     ({"method": "lora", "ssah": {"safety_data": "toy_refusal", "utility_data": "toy_refusal"}}, "x.ssah"),
     ({"method": "full", "sap": {"pairs": "p.jsonl", "layers": [0]}}, "x.sap"),
+    ({"method": "lora", "training": {"gradient_accumulation_steps": 2}, "sap": {"pairs": "p.jsonl", "layers": [0]}},
+     "x.training.gradient_accumulation_steps"),
+    ({"method": "lora", "training": {"precision": "fp16"}, "sap": {"pairs": "p.jsonl", "layers": [0]}},
+     "x.training.precision"),
     ({"method": "full", "ssah": {"safety_data": "nope", "utility_data": "toy_refusal"}}, "x.ssah.safety_data"),
 ])
 def test_bad_keeper_blocks_name_the_key(variant, key):

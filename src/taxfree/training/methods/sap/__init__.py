@@ -7,6 +7,7 @@ from typing import Any
 
 from taxfree.config.paths import local_source
 from taxfree.config.schema import resolve_block
+from taxfree.core.errors import ConfigError
 from taxfree.training.methods.base import Extension
 
 
@@ -18,6 +19,15 @@ class SafetyAwareProbing(Extension):
     def resolve(self, config: dict[str, Any], block: dict[str, Any], spec: dict[str, Any],
                 name: str) -> dict[str, Any]:
         sap = resolve_block(block, "sap", f"variants.{name}.sap")
+        training = spec["training"]
+        # The probe steps once per batch, as the authors' does; with accumulation it would step per micro-batch.
+        if training["gradient_accumulation_steps"] != 1:
+            raise ConfigError(f"config key 'variants.{name}.training.gradient_accumulation_steps': `sap` steps its "
+                              f"probe once per batch and needs 1, not {training['gradient_accumulation_steps']}")
+        # fp16's loss scaling would scale the probe's descent term (TRL's backward) but not its ascent term.
+        if training["precision"] == "fp16":
+            raise ConfigError(f"config key 'variants.{name}.training.precision': `sap` does not support fp16 "
+                              "(use bf16 or fp32)")
         pairs = local_source(config, sap["pairs"]) if isinstance(sap["pairs"], dict) else sap["pairs"]
         return {**sap, "pairs": pairs, "pairs_path": pairs}
 
