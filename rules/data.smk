@@ -27,6 +27,7 @@ rule fetch_model:
         "../envs/training.yaml"
     params:
         spec=lambda wildcards: MODELS[wildcards.model],
+        load=model_load,
         code=script_code("fetch_model"),
     script:
         "../scripts/fetch_model.py"
