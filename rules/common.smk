@@ -60,25 +60,25 @@ def model_load(wildcards):
     return load_options(MODELS[wildcards.model])
 
 
-def estimate(rule, wildcards):
+def estimate(step, wildcards):
     """The job's resource estimate (taxfree.core.plan.GridResources, the same numbers `taxfree plan` prints)."""
-    if rule in ("generate", "score"):
-        return getattr(SIZES, rule)(wildcards.model, wildcards.benchmark)
-    return getattr(SIZES, rule)(wildcards.model, wildcards.variant)
+    if step in ("generate", "score"):
+        return getattr(SIZES, step)(wildcards.model, wildcards.benchmark)
+    return getattr(SIZES, step)(wildcards.model, wildcards.variant)
 
 
-def gpus(rule):
-    return lambda wildcards: estimate(rule, wildcards).gpus
+def gpus(step):
+    return lambda wildcards: estimate(step, wildcards).gpus
 
 
-def mem_mb(rule):
+def mem_mb(step):
     """Host memory; it grows with each retry, so a job killed for memory comes back bigger."""
-    return lambda wildcards, attempt: estimate(rule, wildcards).mem_mb * attempt
+    return lambda wildcards, attempt: estimate(step, wildcards).mem_mb * attempt
 
 
-def runtime(rule):
+def runtime(step):
     """Minutes; they grow with each retry, as memory does."""
-    return lambda wildcards, attempt: estimate(rule, wildcards).runtime * attempt
+    return lambda wildcards, attempt: estimate(step, wildcards).runtime * attempt
 
 
 def models_from(source):

@@ -26,7 +26,8 @@ rule fetch_model:
     conda:
         "../envs/training.yaml"
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
+        # What is fetched, not the whole block: a changed size estimate (params_b) must not refetch.
+        spec=lambda wildcards: {key: MODELS[wildcards.model][key] for key in ("id", "revision")},
         load=model_load,
         code=script_code("fetch_model"),
     script:
