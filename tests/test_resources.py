@@ -139,11 +139,13 @@ def test_a_bf16_model_stays_bf16_through_training_and_merging(tmp_path, toy_toke
 
     bf16_toy(tmp_path / "base", toy_tokenizer)
     write_jsonl(tmp_path / "data.jsonl", toy_splits["refusal"][:8])
+    # With activation checkpointing on, as the paper grid may set it: the key passes through to TRL.
     training = {**training_defaults(), "num_train_epochs": 1, "max_length": 64, "precision": "fp32",
-                "save_strategy": "no", "logging_steps": 1}
+                "save_strategy": "no", "logging_steps": 1, "activation_checkpointing": True}
     torch.set_num_threads(1)
-    train(tmp_path / "base", tmp_path / "data.jsonl", {"method": "full", "training": training}, tmp_path / "full",
-          tmp_path / "ckpt")
+    metrics = train(tmp_path / "base", tmp_path / "data.jsonl", {"method": "full", "training": training},
+                    tmp_path / "full", tmp_path / "ckpt")
+    assert all(entry["grad_norm"] > 0 for entry in metrics["log_history"] if "grad_norm" in entry)
     merge_model(tmp_path / "base", tmp_path / "full", tmp_path / "merged",
                 {"kind": "plain", "alpha": 0.5, "sides": "one", "k": 2, "svd_cache": str(tmp_path / "svd"),
                  "niter": 2, "oversample": 2})
@@ -153,6 +155,14 @@ def test_a_bf16_model_stays_bf16_through_training_and_merging(tmp_path, toy_toke
     base = dict(load_model(tmp_path / "base").named_parameters())
     full = dict(load_model(tmp_path / "full").named_parameters())
     assert any(not torch.equal(base[n], full[n]) for n in base)  # it trained
+
+
+def test_activation_checkpointing_is_a_training_key():
+    from taxfree.training.methods.sft import sft_arguments
+
+    assert training_defaults()["activation_checkpointing"] is False
+    arguments = sft_arguments({**training_defaults(), "activation_checkpointing": True}, "/tmp/unused")
+    assert arguments.activation_checkpointing is True
 
 
 def test_the_toy_loads_in_its_own_fp32(toy_base):
