@@ -64,6 +64,8 @@ def estimate(step, wildcards):
     """The job's resource estimate (taxfree.core.plan.GridResources, the same numbers `taxfree plan` prints)."""
     if step in ("generate", "score"):
         return getattr(SIZES, step)(wildcards.model, wildcards.benchmark)
+    if step == "fetch_model":
+        return SIZES.fetch_model(wildcards.model)
     return getattr(SIZES, step)(wildcards.model, wildcards.variant)
 
 

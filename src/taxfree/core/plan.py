@@ -86,6 +86,9 @@ class GridResources:
                                   dtype=self._dtype(model), rank=spec.get("lora", {}).get("rank", 0), pairs=pairs,
                                   reference_copy=reference_copy)
 
+    def fetch_model(self, model: str) -> Estimate:
+        return resources.fetch(self.params(model), self.hardware, dtype=self._dtype(model))
+
     def merge(self, model: str, variant: str) -> Estimate:
         return resources.weight_analysis(self.params(model), self.hardware, on_gpu=False, dtype=self._dtype(model),
                                          writes_model=True)
@@ -131,19 +134,22 @@ class GridResources:
 class Job:
     rule: str
     model: str
-    variant: str
+    variant: str | None
     benchmark: str | None
     estimate: Estimate
 
 
 def grid_jobs(config: dict[str, Any], variants: dict[str, Variant]) -> list[Job]:
-    """Every training, merge, geometry, generation and scoring job of the grid, with its estimate, in the
-    workflow's terms: each model gets the variants that list it; every variant that trains is aligned, every
-    merge merged, every variant that changes weights analysed, and every (model, variant) answers and is
-    scored on every benchmark."""
+    """Every fetch, training, merge, geometry, generation and scoring job of the grid, with its estimate, in the
+    workflow's terms: each hub model is fetched and gets the variants that list it; every variant that trains
+    is aligned, every merge merged, every variant that changes weights analysed, and every (model, variant)
+    answers and is scored on every benchmark. Data preparation, the toy's jobs and the aggregates (CPU
+    minutes) are left out."""
     sizes = GridResources(config, variants)
     jobs: list[Job] = []
     for model in config["models"]:
+        if config["models"][model]["source"] == "hub":
+            jobs.append(Job("fetch_model", model, None, None, sizes.fetch_model(model)))
         names = [name for name, v in variants.items() if model in v.models]
         for name in names:
             v = variants[name]
@@ -171,16 +177,17 @@ def load_config(path: str | Path, gpu_memory_gb: float | None = None) -> tuple[d
 
 
 def plan(jobs: list[Job], gpu_memory_gb: float | None) -> dict[str, Any]:
-    """The jobs as rows, totals (jobs, GPU-hours, disk under results_dir, by rule and overall), the largest per-GPU
-    peak, and the jobs that cannot fit."""
+    """The jobs as rows, totals (jobs, GPU-hours, disk under results_dir and, by rule, the largest per-GPU peak),
+    the largest per-GPU peak overall, and the jobs that cannot fit."""
     rows = [{"rule": j.rule, "model": j.model, "variant": j.variant, "benchmark": j.benchmark, **asdict(j.estimate)}
             for j in jobs]
     by_rule: dict[str, dict[str, float]] = {}
     for row in rows:
-        total = by_rule.setdefault(row["rule"], {"jobs": 0, "gpu_hours": 0.0, "disk_gb": 0.0})
+        total = by_rule.setdefault(row["rule"], {"jobs": 0, "gpu_hours": 0.0, "disk_gb": 0.0, "peak_gpu_memory_gb": 0.0})
         total["jobs"] += 1
         total["gpu_hours"] += row["gpu_hours"]
         total["disk_gb"] += row["disk_gb"]
+        total["peak_gpu_memory_gb"] = max(total["peak_gpu_memory_gb"], row["gpu_memory_gb"])
     largest = max(rows, key=lambda row: row["gpu_memory_gb"], default=None)
     return {
         "gpu_memory_gb": gpu_memory_gb,
@@ -210,8 +217,9 @@ def render(summary: dict[str, Any], fmt: str) -> str:
     jobs = tabulate([[row[c] if row[c] is not None else "" for c in columns] for row in summary["jobs"]],
                     headers=columns)
     totals = summary["totals"]
-    rules = tabulate([[rule, t["jobs"], t["gpu_hours"], t["disk_gb"]] for rule, t in totals["by_rule"].items()],
-                     headers=("rule", "jobs", "gpu_hours", "disk_gb"))
+    rules = tabulate([[rule, t["jobs"], t["gpu_hours"], t["disk_gb"], t["peak_gpu_memory_gb"]]
+                      for rule, t in totals["by_rule"].items()],
+                     headers=("rule", "jobs", "gpu_hours", "disk_gb", "peak_gpu_memory_gb"))
     largest = totals["largest_gpu_memory_gb"]
     lines = [jobs, "", rules, "",
              f"total: {totals['jobs']} jobs, {totals['gpu_hours']} GPU-hours, {totals['disk_gb']} GB under results"]

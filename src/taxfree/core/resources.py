@@ -28,12 +28,13 @@ Assumptions (N parameters; GB = 1e9 bytes; h, L the model's width and depth):
   2 N), 2 N per generated or judged token, at resources.train_mfu / generate_mfu of resources.peak_tflops
   per GPU. Trained tokens: rows * epochs * max_length; generated: rows * num_samples * max_new_tokens;
   judged: rows * num_samples * (PROMPT_TOKENS + max_new_tokens). All are upper bounds: every row padded to
-  the limit, every sample running to it. Loading and saving move the weights at LOAD_GB_PER_S.
+  the limit, every sample running to it. Loading and saving move the weights at LOAD_GB_PER_S (0.5 GB/s);
+  fetching a hub model downloads them at DOWNLOAD_GB_PER_S (50 MB/s).
 - Run time asked for: 1.5 x the estimate + 15 minutes, at least 30; GPU-hours: GPUs x the estimate.
 - Scoring without a judge model (graders, regex judges): no GPU, 8 GB, 60 minutes.
 - Host memory: 1.2 x the weights (two models for merges, geometry and full DPO) + 8 GB; ZeRO-3 ranks load the
   checkpoint shard by shard, so a multi-GPU job holds about one copy in all.
-- Disk: full and merged models N * bytes; adapters 4 bytes per trainable parameter; generations and
+- Disk: base, full and merged models N * bytes; adapters 4 bytes per trainable parameter; generations and
   scores 4 bytes per token plus 2 KB per row. Checkpoints (deleted after training by default) are not counted.
 """
 
@@ -60,6 +61,7 @@ CHECKPOINTED_ACTIVATION_BYTES = 2
 WIDTH_PER_LAYER = 128
 PROMPT_TOKENS = 4096
 LOAD_GB_PER_S = 0.5
+DOWNLOAD_GB_PER_S = 0.05
 HOST_BASE_GB = 8.0
 HOST_COPY_FACTOR = 1.2
 MIN_MEM_MB = 4000
@@ -242,3 +244,10 @@ def weight_analysis(n: float, hardware: Hardware, *, on_gpu: bool, dtype: str = 
         else (0, 0.0, True)
     return _finish(gpus, peak, fits, 2 * weights_gb, 0.0, 1.0, 3 * weights_gb if writes_model else 2 * weights_gb,
                    weights_gb if writes_model else 0.001)
+
+
+def fetch(n: float, hardware: Hardware, dtype: str = "auto") -> Estimate:
+    """A fetch_model job (CPU): download the hub model and save it as the base model."""
+    weights_gb = n * weight_bytes(dtype) / GB
+    return _finish(0, 0.0, True, weights_gb, 0.0, 1.0, weights_gb * LOAD_GB_PER_S / DOWNLOAD_GB_PER_S + weights_gb,
+                   weights_gb)
