@@ -223,7 +223,7 @@ def render(summary: dict[str, Any], fmt: str) -> str:
     largest = totals["largest_gpu_memory_gb"]
     lines = [jobs, "", rules, "",
              f"total: {totals['jobs']} jobs, {totals['gpu_hours']} GPU-hours, {totals['disk_gb']} GB under results"]
-    if largest:
+    if largest and largest["gpus"]:
         lines.append(f"largest per-GPU estimate: {largest['gpu_memory_gb']} GB ({job_name(largest)}, "
                      f"{largest['gpus']} GPUs)")
     return "\n".join(lines)
