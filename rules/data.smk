@@ -31,7 +31,9 @@ rule fetch_model:
         runtime=runtime("fetch_model"),
     params:
         # What is fetched, not the whole block: a changed size estimate (params_b) must not refetch.
-        spec=lambda wildcards: {key: MODELS[wildcards.model][key] for key in ("id", "revision")},
+        spec=lambda wildcards: {
+            key: MODELS[wildcards.model][key] for key in ("id", "revision")
+        },
         load=model_load,
         code=script_code("fetch_model"),
     script:
