@@ -16,14 +16,16 @@ rule geometry:
         "../envs/training.yaml"
     threads: config["resources"]["train_threads"]
     resources:
-        # Exact spectral norms of every updated module: a GPU where training has one.
-        gpu=min(1, config["resources"]["train_gpus"]),
+        # Exact spectral norms of every updated module: a GPU where the grid has them.
+        gpu=gpus("geometry"),
+        mem_mb=mem_mb("geometry"),
+        runtime=runtime("geometry"),
     params:
         ks=GEOMETRY["ks"],
         niter=GEOMETRY["niter"],
         oversample=GEOMETRY["oversample"],
         svd_cache=svd_cache(config),
-        trust_remote_code=trust_remote_code,
+        load=model_load,
         code=script_code("geometry"),
     script:
         "../scripts/geometry.py"
@@ -51,7 +53,7 @@ rule ssah_analysis:
         judge=lambda wildcards: BENCHMARKS[pruning_benchmark(RESOLVED)]["judge"],
         seed=lambda wildcards: SPECS[wildcards.variant]["training"]["seed"],
         generation=lambda wildcards: generation_params(pruning_benchmark(RESOLVED)),
-        trust_remote_code=trust_remote_code,
+        load=model_load,
         code=script_code("ssah_analysis"),
     script:
         "../scripts/ssah_analysis.py"

@@ -9,6 +9,8 @@ from snakemake.utils import validate
 from taxfree.config.paths import Paths, local_source, svd_cache
 from taxfree.config.resolve import resolve_config, toyworld_pretrain
 from taxfree.config.schema import SCHEMA_PATH, definition
+from taxfree.core.models import load_options
+from taxfree.core.plan import GridResources
 from taxfree.core.provenance import code_hash, script_imports
 from taxfree.training.methods import modules_of
 from taxfree.training.methods.merge import alpha_sweeps
@@ -18,6 +20,7 @@ validate(config, str(SCHEMA_PATH))
 RESOLVED, VARIANTS = resolve_config(config)
 SPECS = {name: variant.spec for name, variant in VARIANTS.items()}
 PATHS = Paths.of(config)
+SIZES = GridResources(RESOLVED, VARIANTS)
 
 MODELS = config["models"]
 DATASETS = RESOLVED["datasets"]
@@ -52,8 +55,32 @@ def script_code(name):
     return code_hash(*script_imports(f"{workflow.basedir}/scripts/{name}.py"))
 
 
-def trust_remote_code(wildcards):
-    return MODELS[wildcards.model].get("trust_remote_code", False)
+def model_load(wildcards):
+    """load_model's options of the job's model (dtype, attention, remote code): every load uses them."""
+    return load_options(MODELS[wildcards.model])
+
+
+def estimate(step, wildcards):
+    """The job's resource estimate (taxfree.core.plan.GridResources, the same numbers `taxfree plan` prints)."""
+    if step in ("generate", "score"):
+        return getattr(SIZES, step)(wildcards.model, wildcards.benchmark)
+    if step == "fetch_model":
+        return SIZES.fetch_model(wildcards.model)
+    return getattr(SIZES, step)(wildcards.model, wildcards.variant)
+
+
+def gpus(step):
+    return lambda wildcards: estimate(step, wildcards).gpus
+
+
+def mem_mb(step):
+    """Host memory; it grows with each retry, so a job killed for memory comes back bigger."""
+    return lambda wildcards, attempt: estimate(step, wildcards).mem_mb * attempt
+
+
+def runtime(step):
+    """Minutes; they grow with each retry, as memory does."""
+    return lambda wildcards, attempt: estimate(step, wildcards).runtime * attempt
 
 
 def models_from(source):
@@ -94,13 +121,14 @@ def training_data(wildcards):
     )
 
 
-def train_launcher(variant):
+def train_launcher(wildcards):
     """Python itself, or `accelerate launch` over the job's GPUs when it has more than one, with the
     accelerate config of what the variant's method trains (full weights or an adapter).
     """
-    gpus = config["resources"]["train_gpus"]
+    gpus = estimate("align", wildcards).gpus
     if gpus <= 1:
         return sys.executable
+    variant = VARIANTS[wildcards.variant]
     weights = variant.method.weights(variant.spec)
     accelerate_config = config["resources"]["accelerate_config"][weights]
     return f"{sys.executable} -m accelerate.commands.launch --config_file {accelerate_config} --num_processes {gpus}"
@@ -114,19 +142,22 @@ def training_code(spec):
 
 TRAIN_CMD = (
     "{params.launcher} -m taxfree.training --base {input.base} --data {input.data} --spec {params.spec:q}"
-    " --out {output} --checkpoint-dir {params.checkpoint_dir} --threads {threads} {params.remote_code}"
+    " --out {output} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
     " > {log} 2>&1"
 )
-
-
-def remote_code_flag(wildcards):
-    return "--trust-remote-code" if trust_remote_code(wildcards) else ""
 
 
 def generation_params(benchmark):
     spec = BENCHMARKS[benchmark]
     keys = ("max_new_tokens", "temperature", "top_p", "batch_size", "backend")
     return {key: spec[key] for key in keys}
+
+
+def vllm_engine(wildcards):
+    """vllm.LLM's engine settings (tensor parallel over the job's GPUs); None for the HF backend."""
+    if BENCHMARKS[wildcards.benchmark]["backend"] != "vllm":
+        return None
+    return SIZES.vllm_engine(wildcards.model, wildcards.benchmark)
 
 
 def score_entries():

@@ -25,8 +25,16 @@ rule fetch_model:
         model=models_from("hub"),
     conda:
         "../envs/training.yaml"
+    resources:
+        # Downloads the hub weights: needs network on the compute node.
+        mem_mb=mem_mb("fetch_model"),
+        runtime=runtime("fetch_model"),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
+        # What is fetched, not the whole block: a changed size estimate (params_b) must not refetch.
+        spec=lambda wildcards: {
+            key: MODELS[wildcards.model][key] for key in ("id", "revision")
+        },
+        load=model_load,
         code=script_code("fetch_model"),
     script:
         "../scripts/fetch_model.py"

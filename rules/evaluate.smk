@@ -13,10 +13,13 @@ rule generate:
         "../envs/evaluation.yaml"
     threads: config["resources"]["generate_threads"]
     resources:
-        gpu=config["resources"]["generate_gpus"],
+        gpu=gpus("generate"),
+        mem_mb=mem_mb("generate"),
+        runtime=runtime("generate"),
     params:
         generation=lambda wildcards: generation_params(wildcards.benchmark),
-        trust_remote_code=trust_remote_code,
+        vllm=vllm_engine,
+        load=model_load,
         code=script_code("generate"),
     script:
         "../scripts/generate.py"
@@ -31,6 +34,11 @@ rule score:
         "logs/score/{model}/{variant}/{benchmark}.log",
     conda:
         "../envs/evaluation.yaml"
+    resources:
+        # A judge model gets a GPU sized for it; graders and regex judges run on CPUs.
+        gpu=gpus("score"),
+        mem_mb=mem_mb("score"),
+        runtime=runtime("score"),
     params:
         benchmark=lambda wildcards: BENCHMARKS[wildcards.benchmark],
         code=script_code("score"),

@@ -18,7 +18,7 @@ rule pretrain_toy:
     params:
         spec=json.dumps(toyworld_pretrain(config), sort_keys=True),
         launcher=sys.executable,
-        remote_code="",
+        load=lambda wildcards: json.dumps(model_load(wildcards)),
         checkpoint_dir=lambda wildcards: PATHS.base_checkpoints(wildcards.model),
         code=training_code(toyworld_pretrain(config)),
     shell:
@@ -40,11 +40,13 @@ rule align:
         "../envs/training.yaml"
     threads: config["resources"]["train_threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=gpus("align"),
+        mem_mb=mem_mb("align"),
+        runtime=runtime("align"),
     params:
         spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
-        launcher=lambda wildcards: train_launcher(VARIANTS[wildcards.variant]),
-        remote_code=remote_code_flag,
+        launcher=train_launcher,
+        load=lambda wildcards: json.dumps(model_load(wildcards)),
         checkpoint_dir=lambda wildcards: PATHS.checkpoints(
             wildcards.model, wildcards.variant
         ),
@@ -68,9 +70,12 @@ rule merge:
     conda:
         "../envs/training.yaml"
     threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=mem_mb("merge"),
+        runtime=runtime("merge"),
     params:
         spec=lambda wildcards: SPECS[wildcards.variant]["merge"],
-        trust_remote_code=trust_remote_code,
+        load=model_load,
         code=script_code("merge"),
     script:
         "../scripts/merge.py"

@@ -6,4 +6,4 @@ from taxfree.core.models import save_base_model
 with redirect_output(snakemake.log[0]):
     spec = snakemake.params.spec
     with atomic_path(snakemake.output[0]) as tmp:
-        save_base_model(spec["id"], tmp, revision=spec["revision"], trust_remote_code=spec["trust_remote_code"])
+        save_base_model(spec["id"], tmp, revision=spec["revision"], load=snakemake.params.load)

@@ -7,12 +7,13 @@ from taxfree.core.inference import generate_file
 from taxfree.core.io import redirect_output
 
 with redirect_output(snakemake.log[0]):
-    pin_and_log_gpus()
+    pin_and_log_gpus(count=max(1, snakemake.resources.gpu))
     torch.set_num_threads(snakemake.threads)
     generate_file(
         model_dir=snakemake.input.model,
         in_path=snakemake.input.data,
         out_path=snakemake.output[0],
-        trust_remote_code=snakemake.params.trust_remote_code,
+        load=snakemake.params.load,
+        vllm=snakemake.params.vllm,
         **snakemake.params.generation,
     )

@@ -12,7 +12,7 @@ with redirect_output(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     table = analyse(snakemake.input.reference, snakemake.input.model, snakemake.params.ks,
                     snakemake.params.svd_cache, niter=snakemake.params.niter, oversample=snakemake.params.oversample,
-                    trust_remote_code=snakemake.params.trust_remote_code)
+                    load=snakemake.params.load)
     table.insert(0, "variant", snakemake.wildcards.variant)
     table.insert(0, "model", snakemake.wildcards.model)
     with atomic_path(snakemake.output[0]) as tmp:

@@ -11,4 +11,4 @@ with redirect_output(snakemake.log[0]):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     torch.set_num_threads(snakemake.threads)
     merge_model(snakemake.input.reference, snakemake.input.tuned, snakemake.output[0], snakemake.params.spec,
-                trust_remote_code=snakemake.params.trust_remote_code)
+                load=snakemake.params.load)

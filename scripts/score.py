@@ -1,7 +1,10 @@
 """Score one benchmark's generations with its judge or grader (rule score)."""
 
+from taxfree.core.gpus import pin_and_log_gpus
 from taxfree.core.io import redirect_output
 from taxfree.evaluation.scoring import score_file
 
 with redirect_output(snakemake.log[0]):
+    if snakemake.resources.gpu:  # a judge model: take a GPU no other job holds, as generation does
+        pin_and_log_gpus(count=snakemake.resources.gpu)
     score_file(snakemake.input[0], snakemake.output[0], snakemake.params.benchmark)

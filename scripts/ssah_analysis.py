@@ -10,8 +10,8 @@ from taxfree.training.methods.ssah.units import pruning_validation, type_table, 
 params = snakemake.params
 with redirect_output(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    model = load_model(snakemake.input.model, params.trust_remote_code, dtype="float32").eval()
-    tokenizer = load_tokenizer(snakemake.input.model, params.trust_remote_code, padding_side="left")
+    model = load_model(snakemake.input.model, **params.load).eval()
+    tokenizer = load_tokenizer(snakemake.input.model, params.load["trust_remote_code"], padding_side="left")
     types, _, _ = unit_types(model, tokenizer, params.ssah, params.max_length)
     table = pd.DataFrame(type_table(types)).assign(model=snakemake.wildcards.model, variant=snakemake.wildcards.variant)
     with atomic_path(snakemake.output.types) as tmp:

@@ -66,3 +66,19 @@ def test_vllm_serves_an_adapter_on_its_base_model(fake_vllm, tmp_path):
     assert fake_vllm["llm"] == {"model": "/base", "enable_lora": True, "max_lora_rank": 8,
                                 "tokenizer": str(adapter), "trust_remote_code": False}
     assert fake_vllm["lora"] == ("adapter", 1, str(adapter))
+
+
+def test_vllm_engine_settings_reach_the_engine(fake_vllm, tmp_path):
+    """The generate rule passes the benchmark's vllm block, resolved (taxfree.core.resources.vllm_engine), and
+    the model's load options; vLLM takes the engine settings and trust_remote_code."""
+    from taxfree.core.resources import vllm_engine
+
+    benchmark = {"max_new_tokens": 32768, "vllm": {"tensor_parallel_size": None, "max_model_len": None,
+                                                   "gpu_memory_utilization": 0.85, "dtype": None}}
+    engine = vllm_engine(benchmark, "bfloat16", 2)
+    write_jsonl(tmp_path / "in.jsonl", ROWS[:1])
+    generate_file(tmp_path / "model", tmp_path / "in.jsonl", tmp_path / "out.jsonl", backend="vllm", vllm=engine,
+                  load={"trust_remote_code": True, "dtype": "bfloat16", "attn_implementation": "sdpa"}, **PARAMS)
+    assert fake_vllm["llm"] == {"model": str(tmp_path / "model"), "tensor_parallel_size": 2,
+                                "max_model_len": 32768 + 4096, "gpu_memory_utilization": 0.85, "dtype": "bfloat16",
+                                "trust_remote_code": True}

@@ -36,6 +36,26 @@ def test_two_jobs_get_different_gpus_and_log_them(two_gpus):
                                            "CUDA_VISIBLE_DEVICES=1"]
 
 
+def test_a_tensor_parallel_job_locks_all_its_gpus(two_gpus):
+    """A vLLM job over two GPUs (its `gpu` resource) takes both; a second job would wait for them."""
+    log = io.StringIO()
+    gpus.pin_and_log_gpus(log, count=2)
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
+    job = textwrap.dedent(f"""
+        import fcntl
+        from pathlib import Path
+        handles = [open(Path({str(two_gpus)!r}) / f"gpu{{i}}.lock", "a") for i in (0, 1)]
+        for h in handles:
+            try:
+                fcntl.flock(h, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                print("free")
+            except BlockingIOError:
+                print("held")
+    """)
+    held = subprocess.run([sys.executable, "-c", job], capture_output=True, text=True, check=True).stdout
+    assert held == "held\nheld\n"
+
+
 def test_a_gpu_is_free_again_when_its_job_exits(two_gpus):
     job = textwrap.dedent(f"""
         from pathlib import Path

@@ -137,13 +137,15 @@ def slurm_jobs(env) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def run(slurm_env, tmp_path_factory):
-    # Fewer jobs than the local pipeline test: one trained variant (its align job asks for
-    # a GPU) and the two benchmarks the figure needs.
+    # Fewer jobs than the local pipeline test: one trained variant and the two benchmarks the
+    # figure needs. With a GPU size set, training, its analysis and generation ask for a GPU
+    # (the toy's size is given, as its model does not exist before the run).
     config = copy.deepcopy(REDUCED)
     config["variants"] = {name: REDUCED["variants"][name] for name in ("base", "full")}
     config["benchmarks"] = {name: REDUCED["benchmarks"][name] for name in ("toy_reasoning", "toy_harmful")}
     config["figures"]["ablations"] = {}
-    config["resources"]["train_gpus"] = 1
+    config["resources"]["gpu_memory_gb"] = 80
+    config["models"]["toy"]["params_b"] = 0.003
     config["toyworld"].update(n_reasoning_train=64, n_reasoning_eval=8, n_eval_per_split=8)
     for benchmark in config["benchmarks"].values():
         benchmark["max_new_tokens"] = 8
@@ -178,8 +180,9 @@ def test_every_cluster_job_went_through_slurm(run):
 def test_gpu_rule_asked_for_a_gpu_and_logged_it(run):
     workdir, _, jobs = run
     gpu_requests = {job["Comment"].split("_wildcards_")[0]: job.get("TresPerJob", "") for job in jobs}
-    # Training asks for its GPU, and so does the analysis of its update (exact spectral norms).
-    gpu_rules = {"rule_align", "rule_geometry"}
+    # Training asks for its GPU, and so do the analysis of its update (exact spectral norms) and generation;
+    # the toy's grader and regex judge run on CPUs.
+    gpu_rules = {"rule_align", "rule_geometry", "rule_generate"}
     assert {gpu_requests[rule] for rule in gpu_rules} == {"gres:gpu:1"}
     assert all(request == "" for rule, request in gpu_requests.items() if rule not in gpu_rules)
     assert "CUDA_VISIBLE_DEVICES=0" in (workdir / "logs" / "align" / "toy" / "full.log").read_text()

@@ -1,4 +1,5 @@
-"""The ``taxfree`` command: judge and grade any JSONL file, SaRO teacher data, mode strings, restore output times."""
+"""The ``taxfree`` command: judge and grade any JSONL file, SaRO teacher data, mode strings, restore output times,
+plan a grid's GPU jobs."""
 
 from __future__ import annotations
 
@@ -49,6 +50,18 @@ def _restore_times(args: argparse.Namespace) -> None:
     print(f"re-stamped {restore_times(args.directory)} outputs in the order Snakemake finished them")
 
 
+def _plan(args: argparse.Namespace) -> int:
+    # The plan imports snakemake's validator: only this command loads it.
+    from taxfree.core.plan import grid_jobs, load_config, plan, render
+
+    config, variants = load_config(args.configfile, args.gpu_memory_gb)
+    summary = plan(grid_jobs(config, variants), config["resources"]["gpu_memory_gb"])
+    print(render(summary, args.format))
+    for name in summary["cannot_fit"]:
+        print(f"taxfree plan: {name} does not fit on {config['resources']['gpu_memory_gb']} GB GPUs", file=sys.stderr)
+    return 1 if summary["cannot_fit"] else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="taxfree", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -82,6 +95,13 @@ def parser() -> argparse.ArgumentParser:
     teacher.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     teacher.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
     teacher.set_defaults(run=_teacher)
+    plan = sub.add_parser("plan", help="every GPU job of a grid with its GPUs, peak memory per GPU, host memory, "
+                                       "run time and GPU-hours, then totals; exits 1 naming jobs that cannot fit")
+    plan.add_argument("--configfile", required=True, help="workflow config, e.g. configs/paper.yaml")
+    plan.add_argument("--gpu-memory-gb", type=float, default=None,
+                      help="memory of one GPU in GB (default: the config's resources.gpu_memory_gb)")
+    plan.add_argument("--format", choices=("json", "table"), default="table")
+    plan.set_defaults(run=_plan)
     for command in (judge, grade):
         command.add_argument("--in", dest="inp", required=True, help="input JSONL")
         command.add_argument("--out", required=True, help="output JSONL (written atomically)")
@@ -91,11 +111,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        status = args.run(args)
     except (InputError, ConfigError, FileNotFoundError) as err:
         print(f"taxfree {args.command}: {err}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -133,14 +133,15 @@ class ModelUpdate:
     changed) or a LoRA adapter (dW = PEFT's scaled B A of every adapted module, exact).
     """
 
-    def __init__(self, reference: str | Path, tuned: str | Path, trust_remote_code: bool = False):
+    def __init__(self, reference: str | Path, tuned: str | Path, load: dict[str, Any] | None = None):
+        load = load or {}
         self.adapter = is_adapter(tuned)
         if self.adapter:
-            self.model = PeftModel.from_pretrained(load_model(reference, trust_remote_code), str(tuned))
+            self.model = PeftModel.from_pretrained(load_model(reference, **load), str(tuned))
             self.reference: dict[str, torch.Tensor] = {}
         else:
-            self.model = load_model(tuned, trust_remote_code)
-            self.reference = dict(load_model(reference, trust_remote_code).named_parameters())
+            self.model = load_model(tuned, **load)
+            self.reference = dict(load_model(reference, **load).named_parameters())
 
     def linear(self) -> Iterator[LinearUpdate]:
         """Every decoder linear module the update touches, in model order."""
@@ -177,10 +178,10 @@ class ModelUpdate:
 
 
 def analyse(reference: str | Path, tuned: str | Path, ks: list[int], svd_cache: str | Path | None = None,
-            niter: int = 4, oversample: int = 8, trust_remote_code: bool = False) -> pd.DataFrame:
+            niter: int = 4, oversample: int = 8, load: dict[str, Any] | None = None) -> pd.DataFrame:
     """One row per (updated linear module, k): norms, stable rank and overlaps with W0's top-k subspaces."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    update = ModelUpdate(reference, tuned, trust_remote_code)
+    update = ModelUpdate(reference, tuned, load)
     rows = []
     with torch.no_grad():
         for n, item in enumerate(update.linear()):

@@ -51,8 +51,9 @@ def claim_gpus(gpus: list[int], count: int = 1, lock_dir: Path | None = None, po
         time.sleep(poll_s)
 
 
-def pin_and_log_gpus(stream: TextIO | None = None) -> None:
-    """Log the job's GPUs; without a scheduler's choice, first take one GPU no other job holds.
+def pin_and_log_gpus(stream: TextIO | None = None, count: int = 1) -> None:
+    """Log the job's GPUs; without a scheduler's choice, first take ``count`` GPUs no other job holds
+    (e.g. a vLLM job's tensor-parallel GPUs).
 
     SLURM (or the user) sets CUDA_VISIBLE_DEVICES and is obeyed; processes started by a
     distributed launcher (LOCAL_RANK set) share their launcher's devices.
@@ -60,7 +61,7 @@ def pin_and_log_gpus(stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
     listed = nvidia_smi_list()
     if listed and "CUDA_VISIBLE_DEVICES" not in os.environ and "LOCAL_RANK" not in os.environ:
-        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, claim_gpus(list(range(len(listed))))))
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, claim_gpus(list(range(len(listed))), count)))
     for line in listed:
         print(f"nvidia-smi -L: {line}", file=stream)
     if "CUDA_VISIBLE_DEVICES" in os.environ:

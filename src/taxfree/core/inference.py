@@ -59,10 +59,12 @@ def generate_texts(model: Any, tokenizer: Any, texts: list[str], max_new_tokens:
     return results
 
 
-def load_for_inference(model_dir: str | Path, trust_remote_code: bool = False) -> tuple[Any, Any]:
-    """(model, left-padding tokenizer), the model in eval mode and on the GPU when there is one."""
-    tokenizer = load_tokenizer(model_dir, trust_remote_code, padding_side="left")
-    model = load_model(model_dir, trust_remote_code).eval()
+def load_for_inference(model_dir: str | Path, load: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """(model, left-padding tokenizer), the model in eval mode and on the GPU when there is one; ``load``
+    holds load_model's options (dtype, attn_implementation, trust_remote_code)."""
+    load = load or {}
+    tokenizer = load_tokenizer(model_dir, load.get("trust_remote_code", False), padding_side="left")
+    model = load_model(model_dir, **load).eval()
     return model.to("cuda") if torch.cuda.is_available() else model, tokenizer
 
 
@@ -75,8 +77,10 @@ def by_seed(rows: list[dict[str, Any]]) -> dict[int, list[int]]:
 
 
 def generate_hf(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
-                top_p: float, batch_size: int, trust_remote_code: bool = False) -> list[dict[str, Any]]:
-    model, tokenizer = load_for_inference(model_dir, trust_remote_code)
+                top_p: float, batch_size: int, load: dict[str, Any] | None = None,
+                vllm: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Batched HF ``generate`` (``vllm``, the vLLM engine's settings, is not used)."""
+    model, tokenizer = load_for_inference(model_dir, load)
     results: list[dict[str, Any]] = [{} for _ in rows]
     for seed, indices in by_seed(rows).items():
         texts = [chat_prompt(tokenizer, rows[i]["prompt"]) for i in indices]
@@ -87,11 +91,16 @@ def generate_hf(model_dir: str | Path, rows: list[dict[str, Any]], max_new_token
 
 
 def vllm_requests(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
-                  top_p: float, vllm: Any) -> tuple[dict[str, Any], list[Any], Any]:
+                  top_p: float, vllm: Any, engine: dict[str, Any] | None = None,
+                  load: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[Any], Any]:
     """(``vllm.LLM`` arguments, one ``SamplingParams`` per row with its seed, the ``LoRARequest`` or None).
 
-    A LoRA adapter is served on its base model with ``enable_lora`` rather than merged on disk.
+    ``engine`` holds the engine settings (tensor_parallel_size, max_model_len, gpu_memory_utilization,
+    dtype; see taxfree.core.resources.vllm_engine), passed as they are; ``load`` the model's load options,
+    of which vLLM takes trust_remote_code. A LoRA adapter is served on its base model with
+    ``enable_lora`` rather than merged on disk.
     """
+    load = load or {}
     llm_args: dict[str, Any] = {"model": str(model_dir)}
     lora = None
     if is_adapter(model_dir):
@@ -104,20 +113,24 @@ def vllm_requests(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tok
         max_rank = max(8, 1 << (adapter["r"] - 1).bit_length())
         llm_args = {"model": base, "enable_lora": True, "max_lora_rank": max_rank, "tokenizer": str(model_dir)}
         lora = vllm.lora.request.LoRARequest("adapter", 1, str(model_dir))
+    llm_args.update(engine or {}, trust_remote_code=load.get("trust_remote_code", False))
     params = [vllm.SamplingParams(n=1, seed=row["seed"], temperature=temperature, top_p=top_p,
                                   max_tokens=max_new_tokens) for row in rows]
     return llm_args, params, lora
 
 
 def generate_vllm(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
-                  top_p: float, batch_size: int, trust_remote_code: bool = False) -> list[dict[str, Any]]:
-    """The same rows through vLLM (which batches by itself, so ``batch_size`` is unused). ``llm.chat`` renders
-    the chat template itself; the prompt is rendered here too, to know whether it opened the reasoning block."""
+                  top_p: float, batch_size: int, load: dict[str, Any] | None = None,
+                  vllm: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The same rows through vLLM (which batches by itself, so ``batch_size`` is unused); ``vllm`` holds the
+    engine's settings. ``llm.chat`` renders the chat template itself; the prompt is rendered here too, to know
+    whether it opened the reasoning block."""
+    engine = vllm
     import vllm  # optional: installed on GPU machines only
     import vllm.lora.request
 
-    llm_args, params, lora = vllm_requests(model_dir, rows, max_new_tokens, temperature, top_p, vllm)
-    llm = vllm.LLM(**llm_args, trust_remote_code=trust_remote_code)
+    llm_args, params, lora = vllm_requests(model_dir, rows, max_new_tokens, temperature, top_p, vllm, engine, load)
+    llm = vllm.LLM(**llm_args)
     messages = [[{"role": "user", "content": row["prompt"]}] for row in rows]
     outputs = llm.chat(messages, params, lora_request=lora)
     tokenizer = llm.get_tokenizer()
@@ -130,13 +143,14 @@ def generate_vllm(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tok
 
 def generate_file(model_dir: str | Path, in_path: str | Path, out_path: str | Path, max_new_tokens: int,
                   temperature: float, top_p: float, batch_size: int, backend: str = "hf",
-                  trust_remote_code: bool = False) -> None:
+                  load: dict[str, Any] | None = None, vllm: dict[str, Any] | None = None) -> None:
     """Generate for every row of a benchmark JSONL (fields ``prompt`` and ``seed``); rows keep their other
     fields and gain ``response``, ``final_answer`` (after the reasoning block; empty when it never closed),
     ``truncated`` (the reasoning block was opened and never closed: cut off at ``max_new_tokens``) and token
-    counts (prompt, response, and the reasoning block's)."""
+    counts (prompt, response, and the reasoning block's). ``load``: the model's load options; ``vllm``: the
+    vLLM engine's settings (backend vllm)."""
     rows = read_jsonl(in_path, required=("prompt", "seed"))
     run = {"hf": generate_hf, "vllm": generate_vllm}[backend]
-    responses = run(model_dir, rows, max_new_tokens, temperature, top_p, batch_size, trust_remote_code)
+    responses = run(model_dir, rows, max_new_tokens, temperature, top_p, batch_size, load, vllm)
     write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"]),
                             "truncated": truncated(resp["response"])} for row, resp in zip(rows, responses)))

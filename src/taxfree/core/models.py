@@ -17,6 +17,15 @@ LINEAR_GROUPS = {
 LINEAR_GROUPS["all"] = LINEAR_GROUPS["attn"] + LINEAR_GROUPS["mlp"]
 
 
+# load_model's keyword arguments that a model's config block sets (`models.<name>`).
+LOAD_KEYS = ("trust_remote_code", "dtype", "attn_implementation")
+
+
+def load_options(model: dict[str, Any]) -> dict[str, Any]:
+    """The load_model keywords of a config's model block: every load of that model uses the same."""
+    return {key: model[key] for key in LOAD_KEYS if key in model}
+
+
 def is_adapter(path: str | Path) -> bool:
     return (Path(path) / "adapter_config.json").is_file()
 
@@ -47,25 +56,26 @@ def set_adapter_base(path: str | Path, base: str | Path) -> None:
 
 
 def load_model(path: str | Path, trust_remote_code: bool = False, merge_adapter: bool = True,
-               dtype: str = "auto", revision: str | None = None) -> Any:
+               dtype: str = "auto", revision: str | None = None, attn_implementation: str = "sdpa") -> Any:
     """A causal LM from a model directory, hub id, or LoRA adapter directory (merged for speed).
 
-    An adapter's base is loaded the same way, so an adapter trained on another adapter's
-    variant carries both updates.
+    ``dtype`` ``auto`` keeps the checkpoint's own (bf16 for the paper models, fp32 for the toy), so
+    training and merging save what they loaded. An adapter's base is loaded the same way, so an
+    adapter trained on another adapter's variant carries both updates.
     """
     from transformers import AutoModelForCausalLM
 
     if is_adapter(path):
         from peft import PeftModel
 
-        base = load_model(adapter_base(path), trust_remote_code, dtype=dtype)
+        base = load_model(adapter_base(path), trust_remote_code, dtype=dtype, attn_implementation=attn_implementation)
         model = PeftModel.from_pretrained(base, str(path))
         if not merge_adapter:
             return model
         # PEFT froze the base weights; a merged model must train like any loaded one (e.g. a `from` variant).
         return model.merge_and_unload().requires_grad_(True)
     return AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code, dtype=dtype,
-                                                revision=revision)
+                                                revision=revision, attn_implementation=attn_implementation)
 
 
 def expand_target_modules(model: Any, requested: list[str]) -> list[str]:
@@ -86,10 +96,12 @@ def expand_target_modules(model: Any, requested: list[str]) -> list[str]:
 
 
 def save_base_model(model_id: str, out_dir: str | Path, revision: str | None = None,
-                    trust_remote_code: bool = False) -> None:
-    """Copy a hub model (or local directory) into the pipeline as its starting model."""
-    load_tokenizer(model_id, trust_remote_code, revision=revision).save_pretrained(out_dir)
-    load_model(model_id, trust_remote_code, revision=revision).save_pretrained(out_dir)
+                    load: dict[str, Any] | None = None) -> None:
+    """Copy a hub model (or local directory) into the pipeline as its starting model, in the dtype
+    ``load`` asks for (the load options of the model's config block)."""
+    load = load or {}
+    load_tokenizer(model_id, load.get("trust_remote_code", False), revision=revision).save_pretrained(out_dir)
+    load_model(model_id, revision=revision, **load).save_pretrained(out_dir)
 
 
 def resolve_layers(model: Any, layers: str | dict[str, int] | None) -> list[int] | None:

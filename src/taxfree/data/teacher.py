@@ -22,7 +22,7 @@ def sample_candidates(model_dir: str | Path, rows: list[dict[str, Any]], samples
                       trust_remote_code: bool = False, **generation: Any) -> list[dict[str, Any]]:
     """``samples`` completions per row (``prompt``, ``harmful``), sample ``i`` generated with seed ``seed + i``."""
     requests = [{"prompt": row["prompt"], "seed": seed + i} for i in range(samples) for row in rows]
-    responses = generate_hf(model_dir, requests, trust_remote_code=trust_remote_code, **generation)
+    responses = generate_hf(model_dir, requests, load={"trust_remote_code": trust_remote_code}, **generation)
     return [{"prompt": row["prompt"], "harmful": bool(row["harmful"]),
              "candidates": [responses[i * len(rows) + j]["response"] for i in range(samples)]}
             for j, row in enumerate(rows)]

@@ -97,7 +97,7 @@ def local_replies(model_path: str, conversations: list[list[dict[str, str]]], ma
     # torch loads only for model judges: regex judges and config resolution import this module.
     from taxfree.core.inference import generate_texts, load_for_inference
 
-    model, tokenizer = load_for_inference(model_path, trust_remote_code)
+    model, tokenizer = load_for_inference(model_path, {"trust_remote_code": trust_remote_code})
     texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
     return [r["response"] for r in generate_texts(model, tokenizer, texts, max_new_tokens, temperature=0.0,
                                                   top_p=1.0, batch_size=batch_size, seed=0)]
@@ -128,6 +128,7 @@ class ModelJudge(Judge):
     """Asks a judge model about each row and parses its reply; adds ``{name}_reply`` and the parsed fields."""
 
     default_model: ClassVar[str | None] = None
+    default_params_b: ClassVar[float | None] = None  # the default model's size in billions, for its GPU request
     default_max_new_tokens: ClassVar[int]
     endpoint: ClassVar[bool] = False  # whether an OpenAI-compatible endpoint may stand in for a local model
 
@@ -183,6 +184,7 @@ class LlamaGuardJudge(ModelJudge):
 
     name, field, metric = "llama_guard", "safe", "safety"
     default_model = "meta-llama/Llama-Guard-3-8B"
+    default_params_b = 8.03
     default_max_new_tokens = 16
 
     def conversation(self, row: dict[str, Any]) -> list[dict[str, str]]:

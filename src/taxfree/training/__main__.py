@@ -21,7 +21,8 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--out", required=True, help="where the model or adapter is written")
     top.add_argument("--checkpoint-dir", required=True, help="checkpoints; a rerun resumes from the last")
     top.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    top.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
+    top.add_argument("--load", default="{}", help="load_model options as JSON: dtype, attn_implementation, "
+                     "trust_remote_code (the model's config block)")
     return top
 
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    train(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, args.trust_remote_code)
+    train(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, json.loads(args.load))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ def training_arguments(config_class: type, training: dict[str, Any], output_dir:
         data_seed=training["seed"],
         bf16=precision == "bf16",
         fp16=precision == "fp16",
-        activation_checkpointing=False,
         use_cpu=not torch.cuda.is_available(),
         report_to=[],
         **passed,

@@ -44,14 +44,16 @@ def discard_stale_checkpoints(checkpoint_dir: Path, fingerprint: str) -> None:
 
 
 def train(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str | Path,
-          checkpoint_dir: str | Path, trust_remote_code: bool = False) -> dict[str, Any]:
+          checkpoint_dir: str | Path, load: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train as the spec's method says; write the model (or adapter) to ``out_dir``.
 
     Checkpoints go to ``checkpoint_dir``; a rerun after a crash or preemption resumes from
     the last one. The same code runs in one process or in every process of an
     ``accelerate launch`` (DDP, DeepSpeed ZeRO-3, FSDP): the main process alone touches
     files, and saving goes through the trainer, which gathers sharded weights first.
-    Returns the final training metrics, also saved as ``train_metrics.json``.
+    ``load`` holds load_model's options from the model's config block (dtype, attention, remote
+    code); the model is saved in the dtype it was loaded in. Returns the final training metrics,
+    also saved as ``train_metrics.json``.
     """
     state = PartialState()
     checkpoint_dir, out_dir = Path(checkpoint_dir), Path(out_dir)
@@ -59,7 +61,7 @@ def train(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str
         discard_stale_checkpoints(checkpoint_dir, _fingerprint(spec, base, data))
     state.wait_for_everyone()
     resume = get_last_checkpoint(str(checkpoint_dir))
-    trainer = method_of(spec).build_trainer(str(base), str(data), spec, str(checkpoint_dir), trust_remote_code)
+    trainer = method_of(spec).build_trainer(str(base), str(data), spec, str(checkpoint_dir), load or {})
     tokenizer = trainer.processing_class
     if resume:
         log.info("resumed from %s", resume)

@@ -34,7 +34,7 @@ class Method:
         raise NotImplementedError
 
     def build_trainer(self, base: str, data: str, spec: dict[str, Any], output_dir: str,
-                      trust_remote_code: bool) -> Any:
+                      load: dict[str, Any]) -> Any:
         """The TRL trainer that trains this variant, ready for ``train()``."""
         raise NotImplementedError
 

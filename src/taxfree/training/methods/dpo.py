@@ -54,7 +54,7 @@ class DPO(Method):
         return spec["dpo"]["parameters"]
 
     def build_trainer(self, base: str, data: str, spec: dict[str, Any], output_dir: str,
-                      trust_remote_code: bool) -> Any:
+                      load: dict[str, Any]) -> Any:
         # TRL and torch load only when a job trains: config resolution imports this module.
         from trl import DPOTrainer
 
@@ -62,11 +62,11 @@ class DPO(Method):
         from taxfree.data.preferences import load_preference_dataset
 
         dpo = spec["dpo"]
-        tokenizer = load_tokenizer(base, trust_remote_code)
-        model = load_model(base, trust_remote_code, dtype="float32")
+        tokenizer = load_tokenizer(base, load.get("trust_remote_code", False))
+        model = load_model(base, **load)
         peft = lora_config(model, spec["lora"]) if dpo["parameters"] == "lora" else None
         keep_copy = peft is None and dpo["reference"] == "model"
-        ref = load_model(base, trust_remote_code, dtype="float32") if keep_copy else None
+        ref = load_model(base, **load) if keep_copy else None
         return DPOTrainer(model=model, ref_model=ref, args=dpo_arguments(spec["training"], dpo, output_dir), train_dataset=load_preference_dataset(data, tokenizer),
                           processing_class=tokenizer, peft_config=peft)
 

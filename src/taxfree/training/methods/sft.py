@@ -77,7 +77,7 @@ class SFT(Method):
         return self.name
 
     def build_trainer(self, base: str, data: str, spec: dict[str, Any], output_dir: str,
-                      trust_remote_code: bool) -> Any:
+                      load: dict[str, Any]) -> Any:
         # TRL and torch load only when a job trains: config resolution imports this module.
         from trl import SFTTrainer
 
@@ -85,8 +85,8 @@ class SFT(Method):
         from taxfree.data.datasets import load_sft_dataset
         from taxfree.training.methods import extension_of
 
-        tokenizer = load_tokenizer(base, trust_remote_code)
-        model = load_model(base, trust_remote_code, dtype="float32")
+        tokenizer = load_tokenizer(base, load.get("trust_remote_code", False))
+        model = load_model(base, **load)
         peft = lora_config(model, spec["lora"]) if self.name == "lora" else None
         extension = extension_of(spec)
         custom = extension.trainer(spec, model, tokenizer) if extension else None

@@ -43,13 +43,15 @@ def merged_weight(base: torch.Tensor, delta: torch.Tensor, spec: dict[str, Any])
 
 
 def merge_model(reference: str | Path, tuned: str | Path, out_dir: str | Path, spec: dict[str, Any],
-                trust_remote_code: bool = False) -> None:
+                load: dict[str, Any] | None = None) -> None:
     """Write the merge of ``tuned`` (a model or LoRA adapter) into ``reference`` (its W0) to ``out_dir``.
 
     ``spec`` is the variant's resolved ``merge`` block: kind (plain|projected), sides
-    (one|two), k, alpha, and the SVD's svd_cache, niter and oversample.
+    (one|two), k, alpha, and the SVD's svd_cache, niter and oversample. ``load`` holds load_model's
+    options (the model's config block); the merge is saved in the dtype the models load in.
     """
-    update = ModelUpdate(reference, tuned, trust_remote_code)
+    load = load or {}
+    update = ModelUpdate(reference, tuned, load)
     with torch.no_grad():
         merged = 0
         for item in update.linear():  # each module's update depends on its own W0 only: safe in place
@@ -60,4 +62,4 @@ def merge_model(reference: str | Path, tuned: str | Path, out_dir: str | Path, s
     log.info("merged %d linear modules (%s, alpha %g)", merged, spec["kind"], spec["alpha"])
     with atomic_path(out_dir) as tmp:
         update.plain_model().save_pretrained(tmp)
-        load_tokenizer(reference, trust_remote_code).save_pretrained(tmp)
+        load_tokenizer(reference, load.get("trust_remote_code", False)).save_pretrained(tmp)
