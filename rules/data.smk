@@ -1,4 +1,6 @@
 # Data: the toy world, starting models from the hub, training sets, preference pairs, benchmarks.
+# The rules that may read the Hugging Face hub are local rules: on a cluster they run on the login
+# node, which has network, so compute nodes need none (docs/cluster.md, "Hub assets").
 
 
 rule toyworld:
@@ -17,6 +19,7 @@ rule toyworld:
 
 
 rule fetch_model:
+    localrule: True
     output:
         directory(PATHS.base_model("{model}")),
     log:
@@ -33,6 +36,7 @@ rule fetch_model:
 
 
 rule prepare_dataset:
+    localrule: True
     input:
         source=lambda wildcards: local_source(config, DATASETS[wildcards.dataset]) or [],
         mix=lambda wildcards: [
@@ -55,6 +59,7 @@ rule prepare_dataset:
 
 # SaRO (docs/saro.md): preference pairs over reasoning processes, for method dpo.
 rule build_pairs:
+    localrule: True
     input:
         lambda wildcards: local_source(config, DATASETS[wildcards.dataset]) or [],
     output:
@@ -71,6 +76,7 @@ rule build_pairs:
 
 
 rule prepare_benchmark:
+    localrule: True
     input:
         lambda wildcards: local_source(config, BENCHMARKS[wildcards.benchmark]) or [],
     output:
