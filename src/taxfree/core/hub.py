@@ -28,8 +28,13 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 def hub_message(error: BaseException, key: str, kind: str, repo_id: str) -> str | None:
     """What went wrong fetching ``repo_id`` (a ``kind``: model or dataset) for config ``key``; None when
     ``error`` did not come from the hub."""
-    from huggingface_hub.errors import (GatedRepoError, LocalEntryNotFoundError, OfflineModeIsEnabled,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     page = f"{HUB}/{'datasets/' if kind == 'dataset' else ''}{repo_id}"
     causes = list(_causes(error))
