@@ -35,6 +35,27 @@ rule fetch_model:
         "../scripts/fetch_model.py"
 
 
+# A tiny random model of a real architecture; its tokenizer covers the words of every training set and
+# benchmark of the config, so those are its inputs.
+rule build_tiny_model:
+    input:
+        [PATHS.benchmark(name) for name in BENCHMARKS]
+        + [PATHS.dataset(name) for name, spec in DATASETS.items() if spec["format"] != "candidates"],
+    output:
+        directory(PATHS.base_model("{model}")),
+    log:
+        "logs/build_tiny_model/{model}.log",
+    wildcard_constraints:
+        model=models_from("tiny_random"),
+    conda:
+        "../envs/training.yaml"
+    params:
+        spec=lambda wildcards: MODELS[wildcards.model]["tiny_random"],
+        code=script_code("build_tiny_model"),
+    script:
+        "../scripts/build_tiny_model.py"
+
+
 rule prepare_dataset:
     localrule: True
     input:
