@@ -12,13 +12,15 @@ model that refuses them has learned the rule, not the examples.
 from __future__ import annotations
 
 import itertools
+import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
 from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
@@ -26,7 +28,9 @@ from transformers import (
     PreTrainedTokenizerFast,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen2Tokenizer,
 )
+from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX as QWEN2_PRETOKENIZE_REGEX
 
 from taxfree.core.io import read_jsonl
 from taxfree.data.templates import SPECIAL_TOKENS, chat_template
@@ -311,14 +315,18 @@ def vocabulary(splits: dict[str, list[dict[str, Any]]]) -> list[str]:
     return sorted(words)
 
 
+def _template_tokens(template: str | None) -> tuple[str | None, str, list[str], str]:
+    """(begin-of-text token, end-of-text token, turn markers, Jinja text) of a packaged template or the toy's."""
+    if template is None:
+        return None, EOS, [USER, ASSISTANT], CHAT_TEMPLATE
+    tokens = SPECIAL_TOKENS[template]
+    return tokens["bos"], tokens["eos"], tokens["markers"], chat_template(template)
+
+
 def build_tokenizer(words: list[str], template: str | None = None) -> PreTrainedTokenizerFast:
     """Word-level tokenizer: one id per word, split on whitespace. ``template``: a packaged chat template
     (``taxfree.data.templates``) with its family's special tokens instead of the toy's own."""
-    if template is None:
-        bos, eos, markers, text = None, EOS, [USER, ASSISTANT], CHAT_TEMPLATE
-    else:
-        tokens = SPECIAL_TOKENS[template]
-        bos, eos, markers, text = tokens["bos"], tokens["eos"], tokens["markers"], chat_template(template)
+    bos, eos, markers, text = _template_tokens(template)
     specials = [PAD, UNK, eos, *markers] + ([bos] if bos else [])
     vocab = {token: i for i, token in enumerate(specials + [w for w in words if w not in specials])}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
@@ -333,9 +341,32 @@ def build_tokenizer(words: list[str], template: str | None = None) -> PreTrained
     return tokenizer
 
 
-ARCHITECTURES: dict[str, tuple[type, type[PreTrainedModel]]] = {
-    "llama": (LlamaConfig, LlamaForCausalLM),
-    "qwen2": (Qwen2Config, Qwen2ForCausalLM),
+def build_byte_level_tokenizer(words: list[str], template: str | None = None) -> PreTrainedTokenizerFast:
+    """Byte-level BPE in Qwen2's own form, trained on the words (each a single token, with or without its
+    leading space); no text is unknown. transformers loads every qwen2 checkpoint's tokenizer as a
+    ``Qwen2Tokenizer`` rebuilt from vocab and merges, so a word-level one would not survive saving."""
+    bos, eos, markers, text = _template_tokens(template)
+    specials = [PAD, eos, *markers] + ([bos] if bos else [])
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    trainer = trainers.BpeTrainer(vocab_size=10**6, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  special_tokens=specials, show_progress=False)
+    core.train_from_iterator(words + [f" {word}" for word in words], trainer)
+    model = json.loads(core.to_str())["model"]
+    tokenizer = Qwen2Tokenizer(vocab=model["vocab"], merges=[tuple(pair) for pair in model["merges"]], unk_token=None,
+                               bos_token=bos, eos_token=eos, pad_token=PAD, extra_special_tokens=markers)
+    # As in R1-distill's tokenizer, the reasoning tags are single (non-special) tokens.
+    tokenizer.add_tokens([THINK_OPEN, THINK_CLOSE])
+    tokenizer.chat_template = text
+    return tokenizer
+
+
+# Config class, model class and tokenizer builder of each architecture.
+ARCHITECTURES: dict[str, tuple[type, type[PreTrainedModel], Callable[..., PreTrainedTokenizerFast]]] = {
+    "llama": (LlamaConfig, LlamaForCausalLM, build_tokenizer),
+    "qwen2": (Qwen2Config, Qwen2ForCausalLM, build_byte_level_tokenizer),
 }
 
 
@@ -344,7 +375,7 @@ def build_model(tokenizer: PreTrainedTokenizerFast, hidden_size: int, num_layers
                 num_kv_heads: int | None = None) -> PreTrainedModel:
     """A freshly initialised model of a transformers ``architecture`` (``ARCHITECTURES``) sized for a CPU."""
     torch.manual_seed(seed)
-    config_class, model_class = ARCHITECTURES[architecture]
+    config_class, model_class, _ = ARCHITECTURES[architecture]
     config = config_class(
         vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=intermediate_size,
         num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_kv_heads or num_heads,
@@ -358,7 +389,8 @@ def save_initial_model(out_dir: str | Path, splits: dict[str, list[dict[str, Any
                        **model_kwargs: Any) -> None:
     """Write tokenizer (covering every word of ``splits``) and untrained model, so the next stage loads them
     like a hub model. ``template`` and ``model_kwargs`` as for ``build_tokenizer`` and ``build_model``."""
-    tokenizer = build_tokenizer(vocabulary(splits), template)
+    make_tokenizer = ARCHITECTURES[model_kwargs.get("architecture", "llama")][2]
+    tokenizer = make_tokenizer(vocabulary(splits), template)
     model = build_model(tokenizer, **model_kwargs)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
