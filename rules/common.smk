@@ -129,6 +129,13 @@ def generation_params(benchmark):
     return {key: spec[key] for key in keys}
 
 
+def judge_model_input(wildcards):
+    """A judge model that the pipeline builds itself (a model's base_model, as in configs/smoke.yaml)
+    must exist before scoring with it; hub judges are read by the score job."""
+    judge = BENCHMARKS[wildcards.benchmark]["judge_model"].get("model")
+    return [judge] if judge in {PATHS.base_model(m) for m in MODELS} else []
+
+
 def score_entries():
     return [
         {"model": m, "variant": v, "benchmark": b, "path": PATHS.scores(m, v, b)}

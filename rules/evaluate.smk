@@ -25,6 +25,7 @@ rule generate:
 rule score:
     input:
         PATHS.generations("{model}", "{variant}", "{benchmark}"),
+        judge_model=judge_model_input,
     output:
         PATHS.scores("{model}", "{variant}", "{benchmark}"),
     log:
