@@ -19,13 +19,13 @@ rule toyworld:
 
 
 rule fetch_model:
-    localrule: True
     output:
         directory(PATHS.base_model("{model}")),
     log:
         "logs/fetch_model/{model}.log",
     wildcard_constraints:
         model=models_from("hub"),
+    localrule: True
     conda:
         "../envs/training.yaml"
     params:
@@ -40,7 +40,11 @@ rule fetch_model:
 rule build_tiny_model:
     input:
         [PATHS.benchmark(name) for name in BENCHMARKS]
-        + [PATHS.dataset(name) for name, spec in DATASETS.items() if spec["format"] != "candidates"],
+        + [
+            PATHS.dataset(name)
+            for name, spec in DATASETS.items()
+            if spec["format"] != "candidates"
+        ],
     output:
         directory(PATHS.base_model("{model}")),
     log:
@@ -57,7 +61,6 @@ rule build_tiny_model:
 
 
 rule prepare_dataset:
-    localrule: True
     input:
         source=lambda wildcards: local_source(config, DATASETS[wildcards.dataset]) or [],
         mix=lambda wildcards: [
@@ -69,6 +72,7 @@ rule prepare_dataset:
         PATHS.dataset("{dataset}"),
     log:
         "logs/prepare_dataset/{dataset}.log",
+    localrule: True
     conda:
         "../envs/training.yaml"
     params:
@@ -80,13 +84,13 @@ rule prepare_dataset:
 
 # SaRO (docs/saro.md): preference pairs over reasoning processes, for method dpo.
 rule build_pairs:
-    localrule: True
     input:
         lambda wildcards: local_source(config, DATASETS[wildcards.dataset]) or [],
     output:
         PATHS.pairs("{dataset}"),
     log:
         "logs/build_pairs/{dataset}.log",
+    localrule: True
     conda:
         "../envs/training.yaml"
     params:
@@ -97,13 +101,13 @@ rule build_pairs:
 
 
 rule prepare_benchmark:
-    localrule: True
     input:
         lambda wildcards: local_source(config, BENCHMARKS[wildcards.benchmark]) or [],
     output:
         PATHS.benchmark("{benchmark}"),
     log:
         "logs/prepare_benchmark/{benchmark}.log",
+    localrule: True
     conda:
         "../envs/evaluation.yaml"
     params:
