@@ -160,6 +160,13 @@ def vllm_engine(wildcards):
     return SIZES.vllm_engine(wildcards.model, wildcards.benchmark)
 
 
+def judge_model_input(wildcards):
+    """A judge model that the pipeline builds itself (a model's base_model, as in configs/smoke.yaml)
+    must exist before scoring with it; hub judges are read by the score job."""
+    judge = BENCHMARKS[wildcards.benchmark]["judge_model"].get("model")
+    return [judge] if judge in {PATHS.base_model(m) for m in MODELS} else []
+
+
 def score_entries():
     return [
         {"model": m, "variant": v, "benchmark": b, "path": PATHS.scores(m, v, b)}

@@ -1,4 +1,6 @@
 # Data: the toy world, starting models from the hub, training sets, preference pairs, benchmarks.
+# The rules that may read the Hugging Face hub are local rules: on a cluster they run on the login
+# node, which has network, so compute nodes need none (docs/cluster.md, "Hub assets").
 
 
 rule toyworld:
@@ -23,6 +25,7 @@ rule fetch_model:
         "logs/fetch_model/{model}.log",
     wildcard_constraints:
         model=models_from("hub"),
+    localrule: True
     conda:
         "../envs/training.yaml"
     resources:
@@ -40,6 +43,31 @@ rule fetch_model:
         "../scripts/fetch_model.py"
 
 
+# A tiny random model of a real architecture; its tokenizer covers the words of every training set and
+# benchmark of the config, so those are its inputs.
+rule build_tiny_model:
+    input:
+        [PATHS.benchmark(name) for name in BENCHMARKS]
+        + [
+            PATHS.dataset(name)
+            for name, spec in DATASETS.items()
+            if spec["format"] != "candidates"
+        ],
+    output:
+        directory(PATHS.base_model("{model}")),
+    log:
+        "logs/build_tiny_model/{model}.log",
+    wildcard_constraints:
+        model=models_from("tiny_random"),
+    conda:
+        "../envs/training.yaml"
+    params:
+        spec=lambda wildcards: MODELS[wildcards.model]["tiny_random"],
+        code=script_code("build_tiny_model"),
+    script:
+        "../scripts/build_tiny_model.py"
+
+
 rule prepare_dataset:
     input:
         source=lambda wildcards: local_source(config, DATASETS[wildcards.dataset]) or [],
@@ -52,6 +80,7 @@ rule prepare_dataset:
         PATHS.dataset("{dataset}"),
     log:
         "logs/prepare_dataset/{dataset}.log",
+    localrule: True
     conda:
         "../envs/training.yaml"
     params:
@@ -69,6 +98,7 @@ rule build_pairs:
         PATHS.pairs("{dataset}"),
     log:
         "logs/build_pairs/{dataset}.log",
+    localrule: True
     conda:
         "../envs/training.yaml"
     params:
@@ -85,6 +115,7 @@ rule prepare_benchmark:
         PATHS.benchmark("{benchmark}"),
     log:
         "logs/prepare_benchmark/{benchmark}.log",
+    localrule: True
     conda:
         "../envs/evaluation.yaml"
     params:

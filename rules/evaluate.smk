@@ -28,6 +28,7 @@ rule generate:
 rule score:
     input:
         PATHS.generations("{model}", "{variant}", "{benchmark}"),
+        judge_model=judge_model_input,
     output:
         PATHS.scores("{model}", "{variant}", "{benchmark}"),
     log:

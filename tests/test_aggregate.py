@@ -1,7 +1,9 @@
+import math
+
 import pandas as pd
 
 from taxfree.core.io import write_jsonl
-from taxfree.report.aggregate import summarise, variant_parameters, write_table
+from taxfree.report.aggregate import summarise, to_metrics, variant_parameters, write_table
 
 SPECS = {
     "base": {"method": "none"},
@@ -45,3 +47,19 @@ def test_csv_and_parquet_hold_the_same_table(tmp_path):
     from_csv, from_parquet = pd.read_csv(tmp_path / "s.csv"), pd.read_parquet(tmp_path / "s.parquet")
     assert list(from_parquet.columns) == list(summary.columns)
     pd.testing.assert_frame_equal(from_csv, from_parquet, check_dtype=False, rtol=1e-5)
+
+
+def test_a_judge_with_no_valid_reply_gives_nan_with_the_invalid_count(tmp_path):
+    # A model judge whose replies never parse (the smoke config's tiny judge): the table keeps the
+    # benchmark, says NaN with n 0 and every row invalid, and the lengths are still reported.
+    path = tmp_path / "guard.jsonl"
+    write_jsonl(path, [{"prompt_id": i // 2, "sample": i % 2, "safe": None, "n_response_tokens": 6,
+                        "n_reasoning_tokens": 3} for i in range(6)])
+    summary = summarise([{"model": "tiny", "variant": "base", "benchmark": "guard", "path": path}],
+                        {"guard": {"judge": "llama_guard", "category": "safety"}}, SPECS)
+    safety = summary.set_index("metric").loc["safety"]
+    assert math.isnan(safety["value"]) and math.isnan(safety["ci_low"]) and math.isnan(safety["ci_high"])
+    assert (safety["n"], safety["samples"], safety["invalid"]) == (0, 6, 6)
+    assert summary.set_index("metric").loc["response_tokens", "value"] == 6
+    assert to_metrics(summary)["tiny"]["base"]["guard"] == {"safety": None, "response_tokens": 6.0,
+                                                            "reasoning_tokens": 3.0}

@@ -171,8 +171,9 @@ def test_every_cluster_job_went_through_slurm(run):
     rules = [job["Comment"].removeprefix("rule_").split("_wildcards_")[0] for job in jobs]
     assert sorted(submitted) == sorted(job["JobId"] for job in jobs)
     assert {job["JobState"] for job in jobs} == {"COMPLETED"}
-    assert sorted(rules) == sorted(["toyworld", "pretrain_toy", "prepare_dataset", "align", "geometry"]
-                                   + ["prepare_benchmark"] * 2 + ["generate"] * 4 + ["score"] * 4)
+    # prepare_dataset and prepare_benchmark read the hub, so they run on the login node.
+    assert sorted(rules) == sorted(["toyworld", "pretrain_toy", "align", "geometry"]
+                                   + ["generate"] * 4 + ["score"] * 4)
     assert (workdir / "results" / "summary.csv").is_file()
     assert (workdir / "results" / "figures" / "tradeoff.png").is_file()
 

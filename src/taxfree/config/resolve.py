@@ -14,6 +14,7 @@ from typing import Any
 from taxfree.config.paths import local_source
 from taxfree.config.schema import resolve_training
 from taxfree.core.errors import ConfigError
+from taxfree.data.templates import TEMPLATES
 from taxfree.evaluation.graders import GRADERS
 from taxfree.evaluation.judges import JUDGES
 from taxfree.training.methods import Extension, Method, base_methods, extension_of, resolve_methods
@@ -106,6 +107,23 @@ def _check_figures(config: dict[str, Any], specs: dict[str, dict[str, Any]]) -> 
             raise ConfigError(f"config key 'figures.ablations.{name}.variants': unknown variant(s) {', '.join(unknown)}")
 
 
+def _check_tiny_models(config: dict[str, Any]) -> None:
+    """A ``tiny_random`` model's template must exist and its heads must divide its width."""
+    for name, model in config["models"].items():
+        tiny = model.get("tiny_random")
+        if tiny is None:
+            continue
+        key = f"config key 'models.{name}.tiny_random"
+        if tiny["chat_template"] is not None and tiny["chat_template"] not in TEMPLATES:
+            raise ConfigError(f"{key}.chat_template': no chat template '{tiny['chat_template']}' "
+                              f"(have: {', '.join(TEMPLATES)})")
+        if tiny["hidden_size"] % tiny["num_heads"]:
+            raise ConfigError(f"{key}.num_heads': {tiny['num_heads']} heads do not divide hidden_size "
+                              f"{tiny['hidden_size']}")
+        if tiny["num_kv_heads"] is not None and tiny["num_heads"] % tiny["num_kv_heads"]:
+            raise ConfigError(f"{key}.num_kv_heads': {tiny['num_kv_heads']} do not divide num_heads {tiny['num_heads']}")
+
+
 def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Checks the schema cannot express (names that must refer to other entries).
 
@@ -124,6 +142,7 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
                               f"(have: {', '.join(config['datasets'])})")
     _check_benchmarks(config)
     _check_figures(config, specs)
+    _check_tiny_models(config)
     if any(m["source"] == "toyworld" for m in config["models"].values()):
         toyworld_pretrain(config)
     return specs

@@ -7,3 +7,8 @@ class ConfigError(ValueError):
 
 class InputError(ValueError):
     """Bad input data; the message names the file, line or field."""
+
+
+class HubError(ValueError):
+    """A model, data set or benchmark that could not be fetched from the Hugging Face hub (unknown id, gated,
+    or no hub to reach); the message names the config key and what to do."""

@@ -12,14 +12,28 @@ model that refuses them has learned the rule, not the examples.
 from __future__ import annotations
 
 import itertools
+import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    Qwen2Tokenizer,
+)
+from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX as QWEN2_PRETOKENIZE_REGEX
+
+from taxfree.core.io import read_jsonl
+from taxfree.data.templates import SPECIAL_TOKENS, chat_template
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 USER, ASSISTANT, EOS, PAD, UNK = "<|user|>", "<|assistant|>", "<|eos|>", "<|pad|>", "<|unk|>"
@@ -301,38 +315,95 @@ def vocabulary(splits: dict[str, list[dict[str, Any]]]) -> list[str]:
     return sorted(words)
 
 
-def build_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
-    """Word-level tokenizer: one id per word, split on whitespace."""
-    specials = [PAD, UNK, EOS, USER, ASSISTANT]
+def _template_tokens(template: str | None) -> tuple[str | None, str, list[str], str]:
+    """(begin-of-text token, end-of-text token, turn markers, Jinja text) of a packaged template or the toy's."""
+    if template is None:
+        return None, EOS, [USER, ASSISTANT], CHAT_TEMPLATE
+    tokens = SPECIAL_TOKENS[template]
+    return tokens["bos"], tokens["eos"], tokens["markers"], chat_template(template)
+
+
+def build_tokenizer(words: list[str], template: str | None = None) -> PreTrainedTokenizerFast:
+    """Word-level tokenizer: one id per word, split on whitespace. ``template``: a packaged chat template
+    (``taxfree.data.templates``) with its family's special tokens instead of the toy's own."""
+    bos, eos, markers, text = _template_tokens(template)
+    specials = [PAD, UNK, eos, *markers] + ([bos] if bos else [])
     vocab = {token: i for i, token in enumerate(specials + [w for w in words if w not in specials])}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    # Markers are special tokens, so templates that glue them to text (``<｜User｜>how do ...``) still
+    # split into known words.
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core, unk_token=UNK, pad_token=PAD, eos_token=EOS, bos_token=None,
-        additional_special_tokens=[USER, ASSISTANT], clean_up_tokenization_spaces=False,
+        tokenizer_object=core, unk_token=UNK, pad_token=PAD, eos_token=eos, bos_token=bos,
+        additional_special_tokens=markers, clean_up_tokenization_spaces=False,
     )
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.chat_template = text
     return tokenizer
 
 
+def build_byte_level_tokenizer(words: list[str], template: str | None = None) -> PreTrainedTokenizerFast:
+    """Byte-level BPE in Qwen2's own form, trained on the words (each a single token, with or without its
+    leading space); no text is unknown. transformers loads every qwen2 checkpoint's tokenizer as a
+    ``Qwen2Tokenizer`` rebuilt from vocab and merges, so a word-level one would not survive saving."""
+    bos, eos, markers, text = _template_tokens(template)
+    specials = [PAD, eos, *markers] + ([bos] if bos else [])
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    trainer = trainers.BpeTrainer(vocab_size=10**6, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  special_tokens=specials, show_progress=False)
+    core.train_from_iterator(words + [f" {word}" for word in words], trainer)
+    model = json.loads(core.to_str())["model"]
+    tokenizer = Qwen2Tokenizer(vocab=model["vocab"], merges=[tuple(pair) for pair in model["merges"]], unk_token=None,
+                               bos_token=bos, eos_token=eos, pad_token=PAD, extra_special_tokens=markers)
+    # As in R1-distill's tokenizer, the reasoning tags are single (non-special) tokens.
+    tokenizer.add_tokens([THINK_OPEN, THINK_CLOSE])
+    tokenizer.chat_template = text
+    return tokenizer
+
+
+# Config class, model class and tokenizer builder of each architecture.
+ARCHITECTURES: dict[str, tuple[type, type[PreTrainedModel], Callable[..., PreTrainedTokenizerFast]]] = {
+    "llama": (LlamaConfig, LlamaForCausalLM, build_tokenizer),
+    "qwen2": (Qwen2Config, Qwen2ForCausalLM, build_byte_level_tokenizer),
+}
+
+
 def build_model(tokenizer: PreTrainedTokenizerFast, hidden_size: int, num_layers: int,
-                intermediate_size: int, num_heads: int, seed: int) -> LlamaForCausalLM:
-    """A freshly initialised Llama sized for a CPU."""
+                intermediate_size: int, num_heads: int, seed: int, architecture: str = "llama",
+                num_kv_heads: int | None = None) -> PreTrainedModel:
+    """A freshly initialised model of a transformers ``architecture`` (``ARCHITECTURES``) sized for a CPU."""
     torch.manual_seed(seed)
-    config = LlamaConfig(
+    config_class, model_class, _ = ARCHITECTURES[architecture]
+    config = config_class(
         vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_heads,
+        num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_kv_heads or num_heads,
         max_position_embeddings=256, tie_word_embeddings=True,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
     )
-    return LlamaForCausalLM(config)
+    return model_class(config)
 
 
-def save_initial_model(out_dir: str | Path, splits: dict[str, list[dict[str, Any]]], **model_kwargs: int) -> None:
-    """Write tokenizer and untrained model so the pretraining stage loads them like a hub model."""
-    tokenizer = build_tokenizer(vocabulary(splits))
+def save_initial_model(out_dir: str | Path, splits: dict[str, list[dict[str, Any]]], template: str | None = None,
+                       **model_kwargs: Any) -> None:
+    """Write tokenizer (covering every word of ``splits``) and untrained model, so the next stage loads them
+    like a hub model. ``template`` and ``model_kwargs`` as for ``build_tokenizer`` and ``build_model``."""
+    make_tokenizer = ARCHITECTURES[model_kwargs.get("architecture", "llama")][2]
+    tokenizer = make_tokenizer(vocabulary(splits), template)
     model = build_model(tokenizer, **model_kwargs)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     tokenizer.save_pretrained(out_dir)
     model.save_pretrained(out_dir)
+
+
+def save_tiny_random_model(out_dir: str | Path, spec: dict[str, Any], tables: list[str | Path]) -> None:
+    """Model source ``tiny_random`` (the schema's ``tiny_random`` block ``spec``): an untrained model of a real
+    architecture with the toy's word-level tokenizer over every word of ``tables``, the prepared training sets
+    and benchmarks it will see, so the paper grid's code path runs end to end on a CPU."""
+    splits = {str(path): read_jsonl(path) for path in tables}
+    save_initial_model(out_dir, splits, spec["chat_template"], architecture=spec["architecture"],
+                       hidden_size=spec["hidden_size"], num_layers=spec["num_layers"],
+                       intermediate_size=spec["intermediate_size"], num_heads=spec["num_heads"],
+                       num_kv_heads=spec["num_kv_heads"], seed=spec["seed"])

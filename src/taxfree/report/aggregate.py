@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ from taxfree.core.io import atomic_path, read_jsonl
 from taxfree.core.provenance import environment, spec_hash
 from taxfree.evaluation.metrics import bootstrap_interval, pass_at_k, per_prompt
 from taxfree.evaluation.scoring import scorer
+
+log = logging.getLogger(__name__)
 
 COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "ci_low", "ci_high", "n", "samples",
            "invalid", "truncated"]
@@ -25,24 +29,35 @@ def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], p
     interval over prompts (samples of one prompt are not independent). ``n`` counts prompts,
     ``samples`` scored rows, ``invalid`` rows whose judgement could not be parsed (left out), and
     ``truncated`` rows whose reasoning was cut off before it closed (scored: no answer, no refusal).
+    When no row has a valid judgement the headline metric (and pass@k) is NaN with ``n`` 0 and
+    every row counted ``invalid``: the run finishes and the table says the judge failed, rather
+    than one unusable judge stopping the whole grid's summary.
     """
     cls = scorer(spec)
     rows = read_jsonl(path, required=(cls.field, "n_response_tokens", "n_reasoning_tokens", "prompt_id",
                                       "truncated"))
+    if not rows:
+        raise InputError(f"{path}: no rows")
     scores = per_prompt(rows, cls.field)
+    invalid = sum(r[cls.field] is None for r in rows)
     if not scores:
-        raise InputError(f"{path}: no valid '{cls.field}' in any row")
+        log.warning("%s: no valid '%s' in any of its %d rows; %s is NaN", path, cls.field, len(rows), cls.metric)
     base = {"model": model, "variant": variant, "benchmark": benchmark, "category": spec["category"],
-            "n": len(scores), "samples": len(rows), "invalid": sum(r[cls.field] is None for r in rows),
+            "n": len(scores), "samples": len(rows), "invalid": invalid,
             "truncated": sum(bool(r["truncated"]) for r in rows)}
     per_prompt_means = {cls.metric: [sum(v) / len(v) for v in scores.values()]}
     for field in ("response_tokens", "reasoning_tokens"):
         per_prompt_means[field] = [sum(v) / len(v) for v in per_prompt(rows, f"n_{field}").values()]
     for k in spec.get("pass_at_k", []):
         per_prompt_means[f"pass@{k}"] = [pass_at_k(len(v), int(sum(v)), k) for v in scores.values()]
-    return [{**base, "metric": metric, "value": sum(values) / len(values),
-             **dict(zip(("ci_low", "ci_high"), bootstrap_interval(values)))}
-            for metric, values in per_prompt_means.items()]
+    return [{**base, "metric": metric, **_mean_and_interval(values)} for metric, values in per_prompt_means.items()]
+
+
+def _mean_and_interval(values: list[float]) -> dict[str, float]:
+    """Mean and 95% bootstrap interval; NaN for all three when there is no value."""
+    if not values:
+        return {"value": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+    return {"value": sum(values) / len(values), **dict(zip(("ci_low", "ci_high"), bootstrap_interval(values)))}
 
 
 def is_headline(metric: pd.Series) -> pd.Series:
@@ -130,11 +145,12 @@ def token_distribution(entries: list[dict[str, Any]], quantiles: tuple[float, ..
 
 
 def to_metrics(summary: pd.DataFrame) -> dict[str, Any]:
-    """Nested {model: {variant: {benchmark: {metric: value}}}}, the layout ``dvc metrics`` reads."""
+    """Nested {model: {variant: {benchmark: {metric: value}}}}, the layout ``dvc metrics`` reads; a NaN value
+    (no valid judgement) is null, as JSON has no NaN."""
     nested: dict[str, Any] = {}
     for row in summary.itertuples(index=False):
-        nested.setdefault(row.model, {}).setdefault(row.variant, {}).setdefault(row.benchmark, {})[row.metric] = \
-            round(float(row.value), 6)
+        value = None if math.isnan(row.value) else round(float(row.value), 6)
+        nested.setdefault(row.model, {}).setdefault(row.variant, {}).setdefault(row.benchmark, {})[row.metric] = value
     return nested
 
 
