@@ -3,6 +3,7 @@
 import json
 import re
 import sys
+from pathlib import Path
 
 from snakemake.utils import validate
 
@@ -35,6 +36,13 @@ SSAH_VARIANTS = [name for name, spec in SPECS.items() if "ssah" in spec]
 VARIANTS_OF = {
     m: [name for name, v in VARIANTS.items() if m in v.models] for m in MODELS
 }
+
+
+# The interpreter jobs run with, named the same way however Snakemake was started (`snakemake` runs
+# as .../bin/python3, `python -m snakemake` as .../bin/python): it is a rerun-triggering param.
+PYTHON = str(Path(sys.executable).with_name("python"))
+if not Path(PYTHON).exists():
+    PYTHON = sys.executable
 
 
 def alternation(names):
@@ -127,11 +135,11 @@ def train_launcher(wildcards):
     """
     gpus = estimate("align", wildcards).gpus
     if gpus <= 1:
-        return sys.executable
+        return PYTHON
     variant = VARIANTS[wildcards.variant]
     weights = variant.method.weights(variant.spec)
     accelerate_config = config["resources"]["accelerate_config"][weights]
-    return f"{sys.executable} -m accelerate.commands.launch --config_file {accelerate_config} --num_processes {gpus}"
+    return f"{PYTHON} -m accelerate.commands.launch --config_file {accelerate_config} --num_processes {gpus}"
 
 
 def training_code(spec):

@@ -17,7 +17,7 @@ rule pretrain_toy:
     threads: config["resources"]["pretrain_threads"]
     params:
         spec=json.dumps(toyworld_pretrain(config), sort_keys=True),
-        launcher=sys.executable,
+        launcher=PYTHON,
         load=lambda wildcards: json.dumps(model_load(wildcards)),
         checkpoint_dir=lambda wildcards: PATHS.base_checkpoints(wildcards.model),
         code=training_code(toyworld_pretrain(config)),
