@@ -54,12 +54,12 @@ def test_a_judge_with_no_valid_reply_gives_nan_with_the_invalid_count(tmp_path):
     # benchmark, says NaN with n 0 and every row invalid, and the lengths are still reported.
     path = tmp_path / "guard.jsonl"
     write_jsonl(path, [{"prompt_id": i // 2, "sample": i % 2, "safe": None, "n_response_tokens": 6,
-                        "n_reasoning_tokens": 3} for i in range(6)])
+                        "n_reasoning_tokens": 3, "truncated": False} for i in range(6)])
     summary = summarise([{"model": "tiny", "variant": "base", "benchmark": "guard", "path": path}],
                         {"guard": {"judge": "llama_guard", "category": "safety"}}, SPECS)
     safety = summary.set_index("metric").loc["safety"]
     assert math.isnan(safety["value"]) and math.isnan(safety["ci_low"]) and math.isnan(safety["ci_high"])
-    assert (safety["n"], safety["samples"], safety["invalid"]) == (0, 6, 6)
+    assert (safety["n"], safety["samples"], safety["invalid"], safety["truncated"]) == (0, 6, 6, 0)
     assert summary.set_index("metric").loc["response_tokens", "value"] == 6
     assert to_metrics(summary)["tiny"]["base"]["guard"] == {"safety": None, "response_tokens": 6.0,
                                                             "reasoning_tokens": 3.0}
