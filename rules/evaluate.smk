@@ -31,6 +31,7 @@ rule score:
         "logs/score/{model}/{variant}/{benchmark}.log",
     conda:
         "../envs/evaluation.yaml"
+    threads: config["resources"]["score_threads"]
     params:
         benchmark=lambda wildcards: BENCHMARKS[wildcards.benchmark],
         code=script_code("score"),

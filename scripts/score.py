@@ -4,4 +4,4 @@ from taxfree.core.io import redirect_output
 from taxfree.evaluation.scoring import score_file
 
 with redirect_output(snakemake.log[0]):
-    score_file(snakemake.input[0], snakemake.output[0], snakemake.params.benchmark)
+    score_file(snakemake.input[0], snakemake.output[0], snakemake.params.benchmark, snakemake.threads)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from taxfree.core.errors import InputError
 from taxfree.core.reasoning import final_answer
-from taxfree.evaluation.sandbox import Limits, run_programs
+from taxfree.evaluation.sandbox import Limits, run_programs, usable_cpus
 
 
 # math-verify loads inside the math grader: the other graders, and config resolution, never need it.
@@ -25,6 +25,11 @@ class Grader:
     field: ClassVar[str]
     metric: ClassVar[str]
     required: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def for_benchmark(cls, benchmark: dict[str, Any], threads: int | None = None) -> Grader:
+        """The grader with the benchmark's settings, using up to ``threads`` CPUs."""
+        return cls()
 
     def grade(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -173,15 +178,21 @@ class CodeGrader(Grader):
     """HumanEval-style code: ``prompt`` + ``completion`` + ``test`` + ``check(entry_point)`` run in
     the sandbox (see ``taxfree.evaluation.sandbox``); adds ``completion`` and ``passed`` and ``status``
     (passed, failed, error or timeout). A row from generation has no ``completion``: it is the
-    code of the response's final answer. """
+    code of the response's final answer. ``workers`` samples run at once, by default one per CPU the
+    process may use; ``unsafe`` runs them even where the sandbox's namespaces are not available. """
 
     name = "code"
     field = "passed"
     metric = "pass_rate"
     required = ("prompt", "test", "entry_point")
 
-    def __init__(self, limits: Limits = Limits(), workers: int | None = None) -> None:
-        self.limits, self.workers = limits, workers
+    def __init__(self, limits: Limits = Limits(), workers: int | None = None, unsafe: bool = False) -> None:
+        self.limits, self.unsafe = limits, unsafe
+        self.workers = min(workers or usable_cpus(), usable_cpus())
+
+    @classmethod
+    def for_benchmark(cls, benchmark: dict[str, Any], threads: int | None = None) -> CodeGrader:
+        return cls(workers=threads, unsafe=benchmark["unsafe_code_execution"])
 
     @staticmethod
     def program(row: dict[str, Any]) -> str:
@@ -198,7 +209,7 @@ class CodeGrader(Grader):
             if "completion" not in row and "response" not in row:
                 raise InputError(f"row {lineno}: needs 'completion' or 'response'")
         rows = [row if "completion" in row else {**row, "completion": code_of(row["response"])} for row in rows]
-        results = run_programs([self.program(row) for row in rows], self.limits, self.workers)
+        results = run_programs([self.program(row) for row in rows], self.limits, self.workers, self.unsafe)
         return [{**row, self.field: result.passed, "status": result.status}
                 for row, result in zip(rows, results, strict=True)]
 

@@ -185,7 +185,8 @@ def _run_launcher(base: str, limits: Limits, unsafe: bool) -> SandboxResult:
     if returncode == EXIT_UNISOLATED and not unsafe:
         raise SandboxUnavailable(f"{stderr.strip()}\nThe code grader needs Linux namespaces (see "
                                  "taxfree.evaluation.sandbox); where they are not available, set the "
-                                 "benchmark's unsafe_code_execution: true to run model code without them.")
+                                 "benchmark's unsafe_code_execution: true (`taxfree grade --unsafe-code-execution`) "
+                                 "to run model code without them.")
     if backstop or control == b"timeout":
         return SandboxResult("timeout", None, stdout, stderr, duration)
     status = "passed" if report == nonce else _status(returncode)
@@ -416,12 +417,16 @@ def _drop_privileges(libc: ctypes.CDLL, scratch: str, launcher_pid: int, isolate
         while libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
             cap += 1
     if os.geteuid() == 0:
-        uid = _UID_BASE + launcher_pid
-        if not isolated:
-            os.chown(scratch, uid, uid)
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)  # clears the permitted and effective capabilities
+        try:
+            os.setgroups([])
+        except PermissionError:  # root without capabilities (unsafe mode in a locked-down container)
+            pass
+        else:
+            uid = _UID_BASE + launcher_pid
+            if not isolated:
+                os.chown(scratch, uid, uid)
+            os.setgid(uid)
+            os.setuid(uid)  # clears the permitted and effective capabilities
     header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
     _check(libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")
     _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
