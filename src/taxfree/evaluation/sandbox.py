@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 EXIT_FAILED = 1  # an AssertionError or a non-zero sys.exit: the program ran and failed its tests
 EXIT_ERROR = 3  # any other exception, in the program or in setting up the sandbox
-EXIT_UNISOLATED = 4  # the kernel refused the namespaces and the caller did not allow running without them
+UNISOLATED = b"unisolated: "  # on the control pipe: the kernel refused the namespaces (and why)
 TAIL_CHARS = 2000
 NONCE_BYTES = 16
 _UID_BASE = 1 << 30  # as root, sandbox uid = base + launcher pid: unique while the launcher lives
@@ -149,7 +149,7 @@ def _run_launcher(base: str, limits: Limits, unsafe: bool) -> SandboxResult:
 
     nonce = secrets.token_bytes(NONCE_BYTES)
     report_read, report_write = os.pipe()  # the sample's "ran to the end" nonce
-    control_read, control_write = os.pipe()  # the launcher's own word: "timeout"
+    control_read, control_write = os.pipe()  # the launcher's word: "timeout" or "unisolated: why"
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
     command = [sys.executable, "-I", "-B", os.path.abspath(__file__), base, json.dumps(asdict(limits)),
                str(report_write), str(control_write), "unsafe" if unsafe else "safe"]
@@ -182,8 +182,8 @@ def _run_launcher(base: str, limits: Limits, unsafe: bool) -> SandboxResult:
         for fd in (report_read, report_write, control_read, control_write):
             if fd >= 0:
                 os.close(fd)
-    if returncode == EXIT_UNISOLATED and not unsafe:
-        raise SandboxUnavailable(f"{stderr.strip()}\nThe code grader needs Linux namespaces (see "
+    if control.startswith(UNISOLATED) and not unsafe:
+        raise SandboxUnavailable(f"sandbox: {control.decode(errors='replace')}\nThe code grader needs Linux namespaces (see "
                                  "taxfree.evaluation.sandbox); where they are not available, set the "
                                  "benchmark's unsafe_code_execution: true (`taxfree grade --unsafe-code-execution`) "
                                  "to run model code without them.")
@@ -242,12 +242,11 @@ def _launcher_main(base: str, limits_json: str, report_fd: str, control_fd: str,
     limits = Limits(**json.loads(limits_json))
     nonce = _read_nonce()
     libc = ctypes.CDLL(None, use_errno=True)
+    control = int(control_fd)
     try:
         isolated = _enter_namespaces(libc)
     except OSError as exc:
-        if mode != "unsafe":
-            print(f"sandbox: no isolation: {exc}", file=sys.stderr, flush=True)
-            os._exit(EXIT_UNISOLATED)
+        _unisolated(control, exc, mode)
         isolated = False
     import resource
 
@@ -255,13 +254,12 @@ def _launcher_main(base: str, limits_json: str, report_fd: str, control_fd: str,
     launcher_pid = os.getpid()
     pid = os.fork()
     if pid == 0:
-        os.close(int(control_fd))
-        _sample_main(libc, base, limits, nonce, int(report_fd), isolated, launcher_pid)
+        _sample_main(libc, base, limits, nonce, int(report_fd), control, isolated, mode, launcher_pid)
     os.close(int(report_fd))
     if not _wait_unreaped(pid, start + limits.timeout_s):
         os.kill(pid, signal.SIGKILL)  # unreaped, so the pid is still this child's
         os.waitpid(pid, 0)
-        os.write(int(control_fd), b"timeout")
+        os.write(control, b"timeout")
         os._exit(0)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
@@ -271,6 +269,13 @@ def _launcher_main(base: str, limits_json: str, report_fd: str, control_fd: str,
             signal.signal(code - 128, signal.SIG_DFL)
         os.kill(os.getpid(), code - 128)
     os._exit(code)
+
+
+def _unisolated(control: int, exc: OSError, mode: str) -> None:
+    """Tell the parent the namespaces failed; stop unless running without them is allowed."""
+    os.write(control, UNISOLATED + str(exc).encode())
+    if mode != "unsafe":
+        os._exit(EXIT_ERROR)
 
 
 def _read_nonce() -> bytes:
@@ -301,17 +306,20 @@ def _enter_namespaces(libc: ctypes.CDLL) -> bool:
     return True
 
 
-def _sample_main(libc: ctypes.CDLL, base: str, limits: Limits, nonce: bytes, report_fd: int, isolated: bool,
-                 launcher_pid: int) -> None:
+def _sample_main(libc: ctypes.CDLL, base: str, limits: Limits, nonce: bytes, report_fd: int, control: int,
+                 isolated: bool, mode: str, launcher_pid: int) -> None:
     """The sample's process: contain itself, run the program as ``__main__``, report reaching its end."""
     try:
         with open(os.path.join(base, "program.py"), encoding="utf-8") as handle:
             source = handle.read()
         if isolated:
-            _enter_private_root(libc, os.path.join(base, "root"), limits)
-            scratch = _SCRATCH
-        else:
-            scratch = os.path.join(base, "scratch")
+            try:
+                _enter_private_root(libc, os.path.join(base, "root"), limits)
+            except OSError as exc:
+                _unisolated(control, exc, mode)
+                isolated = False
+        os.close(control)  # the program must not speak for the launcher
+        scratch = _SCRATCH if isolated else os.path.join(base, "scratch")
         _drop_privileges(libc, scratch, launcher_pid, isolated)
         _set_limits(limits)
         os.chdir(scratch)
