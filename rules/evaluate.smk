@@ -35,6 +35,7 @@ rule score:
         "logs/score/{model}/{variant}/{benchmark}.log",
     conda:
         "../envs/evaluation.yaml"
+    threads: config["resources"]["score_threads"]
     resources:
         # A judge model gets a GPU sized for it; graders and regex judges run on CPUs.
         gpu=gpus("score"),

@@ -7,4 +7,4 @@ from taxfree.evaluation.scoring import score_file
 with redirect_output(snakemake.log[0]):
     if snakemake.resources.gpu:  # a judge model: take a GPU no other job holds, as generation does
         pin_and_log_gpus(count=snakemake.resources.gpu)
-    score_file(snakemake.input[0], snakemake.output[0], snakemake.params.benchmark)
+    score_file(snakemake.input[0], snakemake.output[0], snakemake.params.benchmark, snakemake.threads)

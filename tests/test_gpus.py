@@ -81,3 +81,33 @@ def test_nothing_to_log_without_gpus(monkeypatch, tmp_path):
     log = io.StringIO()
     gpus.pin_and_log_gpus(log)
     assert log.getvalue() == ""
+
+
+def test_lock_dir_is_per_user_and_closed_to_others(tmp_path):
+    assert gpus.LOCK_DIR.name == f"taxfree-gpu-locks-{os.getuid()}"
+    lock_dir = tmp_path / "locks"
+    gpus.claim_gpus([0], lock_dir=lock_dir)
+    assert (lock_dir.stat().st_mode & 0o777, lock_dir.stat().st_uid) == (0o700, os.geteuid())
+
+
+def test_a_planted_link_is_not_followed(tmp_path):
+    """Someone who could write the lock dir plants gpu0.lock -> a file a root job would then create."""
+    lock_dir = tmp_path / "locks"
+    lock_dir.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    (lock_dir / "gpu0.lock").symlink_to(victim)
+    with pytest.raises(OSError):
+        gpus.claim_gpus([0], lock_dir=lock_dir)
+    assert not victim.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand the directory to another user")
+@pytest.mark.parametrize(("owner", "mode"), [(65534, 0o700), (0, 0o777)])
+def test_a_lock_dir_someone_else_controls_is_refused(tmp_path, owner, mode):
+    lock_dir = tmp_path / "locks"
+    lock_dir.mkdir()
+    lock_dir.chmod(mode)
+    os.chown(lock_dir, owner, owner)
+    with pytest.raises(PermissionError, match="must be owned by uid 0"):
+        gpus.claim_gpus([0], lock_dir=lock_dir)
+    assert list(lock_dir.iterdir()) == []

@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -68,6 +71,30 @@ def test_code_grader_runs_the_tests():
     graded = GRADERS["code"](Limits(timeout_s=2)).grade(rows)
     assert [(r["passed"], r["status"]) for r in graded] == [
         (True, "passed"), (False, "failed"), (False, "error"), (False, "timeout")]
+
+
+@pytest.mark.parametrize("escape", [
+    "import sys\nsys.exit(0)\n",
+    "exit()\n",
+    "import atexit, os\natexit.register(os._exit, 0)\n",  # turns the failed check's exit status into 0
+    "import unittest\nunittest.main()\n",  # no TestCase: exits 0 before the tests run
+])
+def test_wrong_code_that_exits_early_fails(escape):
+    """Only the harness seeing check() return counts as a pass, not the process's exit status."""
+    problem = {"prompt": "def add(a, b):\n", "entry_point": "add",
+               "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n"}
+    graded = GRADERS["code"](Limits(timeout_s=5)).grade([{**problem, "completion": f"    return a - b\n{escape}"}])
+    assert [(r["passed"], r["status"]) for r in graded] == [(False, "failed")]
+
+
+def test_code_grader_uses_the_cpus_it_may_and_the_benchmark_settings():
+    pinned = subprocess.run([sys.executable, "-c", "from taxfree.evaluation.graders import CodeGrader\n"
+                             "print(CodeGrader().workers, CodeGrader(workers=8).workers)"],
+                            preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
+                            capture_output=True, text=True, check=True)
+    assert pinned.stdout.split() == ["1", "1"]
+    grader = GRADERS["code"].for_benchmark({"unsafe_code_execution": True}, threads=1)
+    assert (grader.workers, grader.unsafe) == (1, True)
 
 
 @pytest.mark.parametrize(("name", "row", "field"), [

@@ -1,30 +1,101 @@
 """Each containment of the sandbox on its own. Programs that get round the Python guard
-(through ctypes) show that the OS layer holds by itself."""
+(through ctypes) show that the OS layer holds by itself. Attacks a grader run by an ordinary
+user must also survive run the sandbox as ``nobody`` in a subprocess."""
 
+import json
 import os
+import pwd
+import secrets
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
-from taxfree.evaluation.sandbox import Limits, run_program, run_programs
+import taxfree
+from taxfree.evaluation.sandbox import Limits, SandboxUnavailable, run_program, run_programs
 
 QUICK = Limits(timeout_s=3, cpu_s=3)
 AS_ROOT = os.geteuid() == 0
+SRC = str(Path(taxfree.__file__).parents[1])
+PRINT_PID_NAMESPACE = "import os\nprint(os.readlink('/proc/self/ns/pid'), flush=True)\n"
 
 
-def session_members(sid: int) -> list[int]:
-    """Live (not zombie) processes in session ``sid``: what a sandbox run left behind."""
+def namespace_members(namespace: str) -> list[int]:
+    """Live (not zombie) processes in the PID namespace ``namespace`` (as ``pid:[inode]``): what a
+    sandbox run left behind."""
     members = []
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
+            if os.readlink(f"/proc/{entry}/ns/pid") != namespace:
+                continue
             with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
+                state = handle.read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
+        if state != "Z":
             members.append(int(entry))
     return members
+
+
+def nobody_python() -> str | None:
+    """An interpreter the user nobody may run (this one may live under root's home), or None."""
+    if not AS_ROOT:
+        return None
+    for candidate in (sys.executable, "/usr/bin/python3"):
+        try:
+            if subprocess.run([candidate, "-c", "import ctypes"], user="nobody", capture_output=True,
+                              cwd="/").returncode == 0:
+                return candidate
+        except OSError:  # not executable by nobody
+            continue
+    return None
+
+
+NOBODY_PYTHON = nobody_python()
+as_root_and_nobody = pytest.mark.parametrize("user", [
+    "root", pytest.param("nobody", marks=pytest.mark.skipif(
+        NOBODY_PYTHON is None, reason="needs root and an interpreter the user nobody may run"))])
+
+
+def nobody_owns(path: Path, mode: int) -> None:
+    path.chmod(mode)
+    os.chown(path, pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid)
+
+
+@pytest.fixture
+def nobody_dir():
+    """A directory owned by nobody, as an ordinary user's home with its results in it."""
+    path = Path(tempfile.mkdtemp(prefix="taxfree-nobody-"))
+    nobody_owns(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def run_as(user: str, program: str, limits: Limits = QUICK, unsafe: bool = False) -> dict:
+    """Run ``program`` in the sandbox from a grader process of ``user`` (root: this process);
+    the result as a dict, or {"raised": message} when run_program raised."""
+    if user == "root":
+        try:
+            result = run_program(program, limits, unsafe=unsafe)
+        except SandboxUnavailable as exc:
+            return {"raised": str(exc)}
+        return {"status": result.status, "stdout": result.stdout, "stderr": result.stderr}
+    driver = textwrap.dedent(f"""
+        import json, sys
+        from taxfree.evaluation.sandbox import Limits, run_program
+        result = run_program(sys.stdin.read(), Limits(**{limits.__dict__!r}), unsafe={unsafe!r})
+        print(json.dumps({{"status": result.status, "stdout": result.stdout, "stderr": result.stderr}}))
+        """)
+    done = subprocess.run([NOBODY_PYTHON, "-c", driver], input=program, capture_output=True, text=True, user=user,
+                          cwd="/", env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert done.returncode == 0, f"the grader process died: {done.returncode} {done.stderr}"
+    return json.loads(done.stdout)
 
 
 def test_passing_program_passes_and_sees_only_its_scratch_dir(tmp_path):
@@ -93,7 +164,7 @@ def test_fork_bomb_is_contained_and_returns_promptly():
     limits = Limits(timeout_s=3, cpu_s=3, max_processes=8)
     program = ("import ctypes, os, time\n"
                "libc = ctypes.CDLL(None)\n"  # os.fork is blocked by the guard; go round it
-               "print(os.getpid(), flush=True)\n"
+               "print(os.readlink('/proc/self/ns/pid'), flush=True)\n"
                "made = 0\n"
                "for _ in range(64):\n"
                "    pid = libc.fork()\n"
@@ -109,9 +180,10 @@ def test_fork_bomb_is_contained_and_returns_promptly():
     result = run_program(program, limits)
     assert time.monotonic() - start < limits.timeout_s + 5
     assert result.status == "timeout"
-    sid, made = map(int, result.stdout.split())
+    namespace, made = result.stdout.split()
+    made = int(made)
     assert made < limits.max_processes
-    assert session_members(sid) == []
+    assert namespace_members(namespace) == []
 
 
 def test_os_spawning_is_blocked_by_the_guard():
@@ -134,10 +206,10 @@ def test_process_spawning_is_blocked(call):
 
 def test_infinite_loop_times_out_and_leaves_no_process():
     start = time.monotonic()
-    result = run_program("import os\nprint(os.getpid(), flush=True)\nwhile True:\n    pass\n", Limits(timeout_s=1.5))
+    result = run_program(PRINT_PID_NAMESPACE + "while True:\n    pass\n", Limits(timeout_s=1.5))
     assert result.status == "timeout" and result.returncode is None
     assert 1.5 <= time.monotonic() - start < 5
-    assert session_members(int(result.stdout)) == []
+    assert namespace_members(result.stdout.strip()) == []
 
 
 def test_cpu_limit_reads_as_timeout():
@@ -163,3 +235,125 @@ def test_parallel_runs_keep_input_order():
     results = run_programs([f"print({i})\nassert {i} % 3\n" for i in range(8)], QUICK, workers=2)
     assert [r.stdout for r in results] == [f"{i}\n" for i in range(8)]
     assert [r.passed for r in results] == [i % 3 != 0 for i in range(8)]
+
+
+# ---- attacks on the machine the grader runs on, as root and as an ordinary user ------------------
+
+LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"  # round the Python guard
+
+
+def read_with_libc(path: str) -> str:
+    """A program that prints the first bytes of ``path`` when it can read it, else 'unreadable'."""
+    return (LIBC + f"fd = libc.open({path.encode()!r}, os.O_RDONLY)\n"
+            "buffer = ctypes.create_string_buffer(64)\n"
+            "print(buffer.raw[:libc.read(fd, buffer, 64)].decode() if fd >= 0 else 'unreadable')\n")
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="a root-only file needs root to plant")
+@pytest.mark.parametrize("path", ["/etc/shadow", "ssh-key"])
+def test_root_only_files_are_unreadable(path, tmp_path):
+    if path == "ssh-key":  # a private key of the user running the grader
+        key = tmp_path / ".ssh" / "id_ed25519"
+        key.parent.mkdir(mode=0o700)
+        key.write_text("-----BEGIN OPENSSH PRIVATE KEY----- secret")
+        key.chmod(0o600)
+        path = str(key)
+    result = run_program(read_with_libc(path) + f"print(open({path!r}).read())\n", QUICK)
+    assert result.stdout.startswith("unreadable") and "secret" not in result.stdout + result.stderr
+    assert result.status == "error"
+
+
+@as_root_and_nobody
+def test_only_the_interpreter_is_visible(user, nobody_dir):
+    """World-readable files of the grader's user (results, configs) are not there at all."""
+    results = nobody_dir / "results.csv"
+    results.write_text("model,score\n")
+    nobody_owns(results, 0o644)
+    seen = run_as(user, read_with_libc(str(results)) + "import json\nprint(json.dumps(os.listdir('/')))\n"
+                  "print(os.path.exists('/etc/passwd'), os.path.exists('/home'))\n")
+    assert seen["status"] == "passed", seen
+    unreadable, listing, others = seen["stdout"].splitlines()
+    assert unreadable == "unreadable"
+    # The interpreter's own prefixes (here under /root and /work) are there; nothing else of theirs is.
+    assert set(json.loads(listing)) <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "root",
+                                        "sandbox", "sbin", "tmp", "usr", "var", "work"}
+    assert others == "False False"
+
+
+@as_root_and_nobody
+def test_nothing_written_to_shared_temp_dirs_survives(user):
+    """A secret copied to /tmp or /dev/shm stays in the sample's private tmpfs, which is size-limited."""
+    leak = f"taxfree-leak-{secrets.token_hex(8)}"
+    program = (LIBC + textwrap.dedent(f"""
+        for path in (b"/tmp/{leak}", b"/var/tmp/{leak}", b"/dev/shm/{leak}"):
+            fd = libc.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            assert fd >= 0 and libc.write(fd, b"secret", 6) == 6
+            libc.close(fd)
+        fd, written, chunk = libc.open(b"/dev/shm/{leak}-fill", os.O_WRONLY | os.O_CREAT, 0o644), 0, bytes(1 << 20)
+        while (n := libc.write(fd, chunk, len(chunk))) > 0:
+            written += n
+        print(written)
+        """))
+    limits = Limits(timeout_s=5, cpu_s=5, tmp_bytes=4 * 1024**2, max_file_bytes=64 * 1024**2)
+    seen = run_as(user, program, limits)
+    assert seen["status"] == "passed", seen
+    assert int(seen["stdout"]) <= limits.tmp_bytes
+    for shared in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert not list(Path(shared).glob(f"{leak}*"))
+
+
+@as_root_and_nobody
+def test_results_files_cannot_be_overwritten(user, nobody_dir):
+    results = nobody_dir / "scores.jsonl"
+    results.write_text('{"passed": false}\n')
+    nobody_owns(results, 0o644)  # the grader's user's own file
+    seen = run_as(user, LIBC + f"print(libc.open({str(results).encode()!r}, os.O_WRONLY | os.O_TRUNC))\n")
+    assert seen["stdout"] == "-1\n"
+    assert results.read_text() == '{"passed": false}\n'
+
+
+@as_root_and_nobody
+def test_kill_all_reaches_nothing_outside(user):
+    """kill(-1, SIGKILL) from the program: the grader and the user's other processes live on."""
+    victim = subprocess.Popen(["sleep", "30"], user=user)
+    try:
+        seen = run_as(user, LIBC + "libc.kill(-1, 9)\nprint('after')\n")  # the program's own kill may end it
+        assert seen["status"] in ("passed", "error")
+        assert victim.poll() is None, "another process of the user was killed"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+@as_root_and_nobody
+def test_daemons_do_not_outlive_the_sample(user):
+    program = PRINT_PID_NAMESPACE + LIBC + textwrap.dedent("""
+        if libc.fork() == 0:
+            libc.setsid()
+            if libc.fork() == 0:
+                libc.sleep(60)
+            libc._exit(0)
+        libc.sleep(1)
+        """)
+    seen = run_as(user, program)
+    namespace = seen["stdout"].strip()
+    assert namespace.startswith("pid:[") and namespace != os.readlink("/proc/self/ns/pid")
+    assert namespace_members(namespace) == []
+
+
+def test_without_namespaces_the_sandbox_refuses_unless_allowed():
+    """Root without capabilities (a locked-down container) cannot make namespaces."""
+    if not AS_ROOT:
+        pytest.skip("needs root to drop its capabilities")
+    driver = textwrap.dedent("""
+        import sys
+        from taxfree.evaluation.sandbox import SandboxUnavailable, run_program
+        try:
+            run_program("print('ran')")
+        except SandboxUnavailable as exc:
+            print("refused:", "unsafe_code_execution" in str(exc))
+        print(run_program("print('ran')", unsafe=True).stdout.strip())
+        """)
+    done = subprocess.run(["setpriv", "--bounding-set=-all", "--inh-caps=-all", sys.executable, "-c", driver],
+                          capture_output=True, text=True, env={"PYTHONPATH": SRC}, timeout=60)
+    assert done.stdout.split("\n")[:2] == ["refused: True", "ran"], done.stderr

@@ -24,7 +24,7 @@ def _judge(args: argparse.Namespace) -> None:
 
 
 def _grade(args: argparse.Namespace) -> None:
-    grader = GRADERS[args.grader]()
+    grader = GRADERS[args.grader].for_benchmark({"unsafe_code_execution": args.unsafe_code_execution})
     write_jsonl(args.out, grader.grade(read_jsonl(args.inp, required=grader.required)))
 
 
@@ -71,6 +71,8 @@ def parser() -> argparse.ArgumentParser:
     judge.set_defaults(run=_judge)
     grade = sub.add_parser("grade", help="grade each row: `correct` and `extracted` (toy, math, mcq) or `passed` and `status` (code)")
     grade.add_argument("--grader", required=True, choices=sorted(GRADERS))
+    grade.add_argument("--unsafe-code-execution", action="store_true",
+                       help="code grader: run model code even where the sandbox's namespaces are unavailable")
     grade.set_defaults(run=_grade)
     mode = sub.add_parser("variant-from-mode", help="print the variant block that a LoRA-safety authors' mode "
                                                      "string (e.g. lora_up_proj_only_from16_to31_r1) stands for")

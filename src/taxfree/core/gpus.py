@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -12,7 +13,8 @@ import time
 from pathlib import Path
 from typing import IO, TextIO
 
-LOCK_DIR = Path(tempfile.gettempdir()) / "taxfree-gpu-locks"
+# Per user: in a shared, world-writable temp dir another user could otherwise plant links or hold the locks.
+LOCK_DIR = Path(tempfile.gettempdir()) / f"taxfree-gpu-locks-{os.getuid()}"
 _held: list[IO[str]] = []  # open lock files: a GPU stays this process's until it exits
 
 
@@ -28,12 +30,11 @@ def claim_gpus(gpus: list[int], count: int = 1, lock_dir: Path | None = None, po
     """Lock `count` of `gpus` that no other process holds (lock files in `lock_dir`, default
     LOCK_DIR), waiting until enough are free."""
     lock_dir = lock_dir or LOCK_DIR
-    lock_dir.mkdir(parents=True, exist_ok=True)
     waited = False
     while True:
         claimed: dict[int, IO[str]] = {}
         for gpu in gpus:
-            handle = open(lock_dir / f"gpu{gpu}.lock", "a")
+            handle = open_lock_file(lock_dir, f"gpu{gpu}.lock")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -49,6 +50,30 @@ def claim_gpus(gpus: list[int], count: int = 1, lock_dir: Path | None = None, po
             print(f"waiting for {count} free GPU(s) of {gpus} (locks in {lock_dir})", file=sys.stderr, flush=True)
             waited = True
         time.sleep(poll_s)
+
+
+def open_lock_file(lock_dir: Path, name: str) -> IO[str]:
+    """Open (creating) ``lock_dir/name`` without following links, in a directory that must be this
+    user's own and closed to others (created 0700 if missing); OSError names the path otherwise."""
+    lock_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock_dir.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    dir_fd = os.open(lock_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        info = os.fstat(dir_fd)
+        if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            raise PermissionError(f"GPU lock dir {lock_dir} must be owned by uid {os.geteuid()} and closed to "
+                                  f"others (is uid {info.st_uid}, mode {stat.filemode(info.st_mode)}): remove it")
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                     dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a fifo or device planted under the lock's name
+        os.close(fd)
+        raise PermissionError(f"GPU lock {lock_dir / name} is not a regular file: remove it")
+    return os.fdopen(fd, "a")
 
 
 def pin_and_log_gpus(stream: TextIO | None = None, count: int = 1) -> None:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from taxfree.core.errors import InputError
 from taxfree.core.reasoning import final_answer, truncated
-from taxfree.evaluation.sandbox import Limits, run_programs
+from taxfree.evaluation.sandbox import Limits, run_programs, usable_cpus
 
 
 # math-verify loads inside the math grader: the other graders, and config resolution, never need it.
@@ -25,6 +25,11 @@ class Grader:
     field: ClassVar[str]
     metric: ClassVar[str]
     required: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def for_benchmark(cls, benchmark: dict[str, Any], threads: int | None = None) -> Grader:
+        """The grader with the benchmark's settings, using up to ``threads`` CPUs."""
+        return cls()
 
     def grade(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -175,15 +180,21 @@ class CodeGrader(Grader):
     the sandbox (see ``taxfree.evaluation.sandbox``); adds ``completion`` and ``passed`` and ``status``
     (passed, failed, error or timeout). A row from generation has no ``completion``: it is the
     code of the response's final answer; a response whose reasoning never closed has none and is not
-    run (status ``truncated``)."""
+    run (status ``truncated``). ``workers`` samples run at once, by default one per CPU the process may
+    use; ``unsafe`` runs them even where the sandbox's namespaces are not available."""
 
     name = "code"
     field = "passed"
     metric = "pass_rate"
     required = ("prompt", "test", "entry_point")
 
-    def __init__(self, limits: Limits = Limits(), workers: int | None = None) -> None:
-        self.limits, self.workers = limits, workers
+    def __init__(self, limits: Limits = Limits(), workers: int | None = None, unsafe: bool = False) -> None:
+        self.limits, self.unsafe = limits, unsafe
+        self.workers = min(workers or usable_cpus(), usable_cpus())
+
+    @classmethod
+    def for_benchmark(cls, benchmark: dict[str, Any], threads: int | None = None) -> CodeGrader:
+        return cls(workers=threads, unsafe=benchmark["unsafe_code_execution"])
 
     @staticmethod
     def program(row: dict[str, Any]) -> str:
@@ -202,7 +213,7 @@ class CodeGrader(Grader):
         rows = [row if "completion" in row else {**row, "completion": code_of(row["response"])} for row in rows]
         runnable = [i for i, row in enumerate(rows) if not truncated(row.get("response", ""))]
         results = dict(zip(runnable, run_programs([self.program(rows[i]) for i in runnable], self.limits,
-                                                  self.workers), strict=True))
+                                                  self.workers, self.unsafe), strict=True))
         return [{**row, self.field: results[i].passed, "status": results[i].status} if i in results
                 else {**row, self.field: False, "status": "truncated"} for i, row in enumerate(rows)]
 

@@ -15,14 +15,17 @@ def scorer(benchmark: dict[str, Any]) -> type[Judge] | type[Grader]:
     return JUDGES[benchmark["judge"]] if "judge" in benchmark else GRADERS[benchmark["grader"]]
 
 
-def verdicts(rows: list[dict[str, Any]], benchmark: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows with the benchmark's verdict fields added."""
+def verdicts(rows: list[dict[str, Any]], benchmark: dict[str, Any], threads: int | None = None
+             ) -> list[dict[str, Any]]:
+    """The rows with the benchmark's verdict fields added; a grader uses up to ``threads`` CPUs
+    (default: all the job may use)."""
     if "judge" in benchmark:
         return JUDGES[benchmark["judge"]](benchmark["judge_model"]).judge(rows)
-    return GRADERS[benchmark["grader"]]().grade(rows)
+    return GRADERS[benchmark["grader"]].for_benchmark(benchmark, threads).grade(rows)
 
 
-def score_file(in_path: str | Path, out_path: str | Path, benchmark: dict[str, Any]) -> None:
+def score_file(in_path: str | Path, out_path: str | Path, benchmark: dict[str, Any], threads: int | None = None
+               ) -> None:
     """Score a generations JSONL into a scores JSONL (written atomically)."""
     rows = read_jsonl(in_path, required=scorer(benchmark).required)
-    write_jsonl(out_path, verdicts(rows, benchmark))
+    write_jsonl(out_path, verdicts(rows, benchmark, threads))
