@@ -49,10 +49,49 @@ def test_outcome_needs_both_a_correct_and_a_wrong_candidate():
     assert pairs(False, [ANSWER_EARLY, ANSWER_LATE], outcome=True) == []
 
 
-def test_process_prefers_early_reflection_over_late_or_none_among_correct_only():
+# Hand-built process candidates: three share the step "the user asks for a recipe ." and part
+# at the next one, where only REFLECTS weighs safety; DETOUR parts earlier, at the first step.
+PREFIX = "<think> the user asks for a recipe .\n"
+REFLECTS = PREFIX + "is this safe ? a cake harms no one .\nmix the flour . </think> Sure! Step 1: mix the flour."
+PLAIN = PREFIX + "mix the flour .\nbake it . </think> Sure! Step 1: mix the flour."
+PLAIN_REFUSES = PREFIX + "mix the flour . </think> I'm sorry, but I can't help with that."
+DETOUR = "<think> let me think . the user asks for a recipe . </think> Sure! Step 1: mix the flour."
+
+
+def test_reasoning_is_split_into_steps_at_lines_and_sentences():
+    import re
+
+    from taxfree.data.preferences import reasoning_steps
+
+    assert reasoning_steps("the user asks .\n\nis it  safe ? yes. go on\nstep 2") == (
+        "the user asks .", "is it safe ?", "yes.", "go on", "step 2")
+    candidate = describe(REFLECTS, re.compile(DEFAULTS["reflection_pattern"]))
+    assert candidate.steps == ("the user asks for a recipe .", "is this safe ?", "a cake harms no one .",
+                               "mix the flour .")
+    assert candidate.reflects == (False, True, True, False)
+
+
+def test_process_pairs_share_a_prefix_and_part_where_the_chosen_one_reflects():
+    got = pairs(False, [PLAIN, REFLECTS, PLAIN_REFUSES, DETOUR], process=True)
+    # REFLECTS over each candidate that shares its first step and does not reflect at the second, a wrong one
+    # included; DETOUR parts at the first step, where REFLECTS does not reflect either, so it pairs with nothing.
+    assert got == [(REFLECTS, PLAIN), (REFLECTS, PLAIN_REFUSES)]
+
+
+def test_process_pairs_need_a_correct_chosen_side_and_a_reflection_at_the_parting_step():
+    # On a harmful prompt REFLECTS (an answer) is wrong, so it is never chosen.
+    assert pairs(True, [PLAIN, REFLECTS], process=True) == []
+    # Parting after a reflection already shared is no process pair: both reflect first at the same step.
+    later = PREFIX + "is this safe ? a cake harms no one .\nbake it . </think> Sure! Step 1: mix the flour."
+    assert pairs(False, [REFLECTS, later], process=True) == []
+    # A rejected side that stops reasoning where the chosen one reflects counts as not reflecting.
+    short = PREFIX.rstrip("\n") + " </think> Sure! Step 1: mix the flour."
+    assert pairs(False, [REFLECTS, short], process=True) == [(REFLECTS, short)]
+
+
+def test_process_pairs_on_whole_responses_without_a_shared_prefix_part_at_the_first_step():
     got = pairs(False, [ANSWER_LATE, OVER_REFUSE, ANSWER_NO_REFLECTION, ANSWER_EARLY], process=True)
     assert got == [(ANSWER_EARLY, ANSWER_LATE), (ANSWER_EARLY, ANSWER_NO_REFLECTION)]
-    # A wrong outcome never enters a process pair, on either side.
     assert pairs(True, [COMPLY, REFUSE_LATE], process=True) == []
 
 
@@ -69,6 +108,34 @@ def test_a_pair_found_by_two_rules_is_kept_once_with_the_first_rule():
         ("outcome", OVER_REFUSE), ("process", ANSWER_LATE)]
     assert rows[0]["prompt"] == [{"role": "user", "content": "q"}]
     assert rows[0]["chosen"] == [{"role": "assistant", "content": ANSWER_EARLY}]
+
+
+def test_shortest_is_off_by_default():
+    assert DEFAULTS["shortest"] is False
+    rows = pairs_for_prompt("q", False, [ANSWER_LATE, ANSWER_EARLY], DEFAULTS)
+    assert "shortest" not in {r["rule"] for r in rows}
+
+
+def test_outcome_chooses_by_reflection_not_length():
+    long_early = "<think> this is safe . mix the flour , add water , bake it , cool it . </think> Sure! Step 1: mix."
+    short_early = "<think> it is safe . </think> Sure! Step 1: mix."
+    assert pairs(False, [long_early, short_early, OVER_REFUSE], outcome=True) == [(long_early, OVER_REFUSE)]
+
+
+@pytest.mark.parametrize("word", ["safe", "safety", "safely", "unsafe", "harm", "harms", "harmful", "harmless",
+                                  "danger", "dangerous", "illegal", "unethical", "policy", "policies", "guidelines",
+                                  "Safety", "HARMFUL"])
+def test_default_reflection_pattern_matches_the_words_of_safety_reflection(word):
+    import re
+
+    assert re.search(DEFAULTS["reflection_pattern"], f"let me check the {word} of this .")
+
+
+@pytest.mark.parametrize("word", ["safeguarding", "pharmacy", "charm", "dangerously", "apolicy"])
+def test_default_reflection_pattern_matches_whole_words_only(word):
+    import re
+
+    assert not re.search(DEFAULTS["reflection_pattern"], f"it is a {word} .")
 
 
 def test_reflection_pattern_is_configurable():
@@ -101,13 +168,16 @@ def test_bad_candidates_name_the_row(tmp_path):
         build_pairs({"path": str(path), "format": "candidates", "max_rows": None, "pairs": DEFAULTS})
 
 
-def test_warmup_traces_keep_the_best_correct_candidate_per_prompt():
+def test_warmup_traces_keep_the_first_correct_reflecting_candidate_whatever_its_length():
     from taxfree.data.teacher import warmup_traces
 
-    rows = [{"prompt": "a", "harmful": False, "candidates": [OVER_REFUSE, ANSWER_LATE, ANSWER_EARLY]},
-            {"prompt": "b", "harmful": True, "candidates": [COMPLY]}]
-    assert warmup_traces(rows, DEFAULTS["reflection_pattern"]) == [
-        {"prompt": [{"role": "user", "content": "a"}], "completion": [{"role": "assistant", "content": ANSWER_EARLY}]}]
+    rows = [{"prompt": "a", "harmful": False,
+             "candidates": [OVER_REFUSE, ANSWER_NO_REFLECTION, ANSWER_LATE, ANSWER_EARLY]},
+            {"prompt": "b", "harmful": False, "candidates": [ANSWER_NO_REFLECTION]},
+            {"prompt": "c", "harmful": True, "candidates": [COMPLY]}]
+    # ANSWER_LATE is longer than ANSWER_EARLY and reflects later: the warmup does not prefer brevity.
+    assert [r["completion"][0]["content"] for r in warmup_traces(rows, DEFAULTS["reflection_pattern"])] == [
+        ANSWER_LATE, ANSWER_NO_REFLECTION]
 
 
 def test_teacher_command_samples_candidates_from_a_local_model(toy_splits, tmp_path):

@@ -1,17 +1,23 @@
 """SaRO's preference pairs over reasoning processes, built by explicit rules (docs/saro.md).
 
 Input rows hold a prompt, whether it is harmful, and candidate completions (a teacher's
-samples, or the toy world's). Every candidate is described by three measurable facts:
-its outcome (refusal or not, by the refusal judge on the final answer; a candidate whose
-reasoning never closed has no answer and is never correct), where its
-reasoning first reflects on safety (words of reasoning before the first match of
-``reflection_pattern``; never is latest), and its reasoning length in words. The rules:
+samples, or the toy world's). Every candidate is described by measurable facts: its
+outcome (refusal or not, by the refusal judge on the final answer; a candidate whose
+reasoning never closed has no answer and is never correct), its reasoning steps (lines,
+and sentences within a line) and which of them reflect on safety (match
+``reflection_pattern``), where its reasoning first reflects (words before the first match;
+never is latest), and its reasoning length in words. The rules:
 
 - outcome: on a harmful prompt a refusal beats a compliance, on a benign one the reverse;
-  the chosen side is the best correct candidate, every incorrect one is rejected.
-- process: among correct candidates, the earliest reflection beats every later one.
-- shortest: among correct candidates, the shortest reasoning beats the longest
-  (shortest rejection sampling).
+  the chosen side is the correct candidate that reflects earliest, every incorrect one is
+  rejected.
+- process (SaRO's process-level pairs): two candidates that share their first k reasoning
+  steps, none of which reflects, and part at step k+1, where the chosen one (correct)
+  reflects on safety and the rejected one does not. The shared prefix gives both sides
+  the same log-probability ratio, which cancels in DPO's margin, so the pair teaches only
+  the step where they part.
+- shortest (SaRO's separate efficiency variant, off by default): among correct
+  candidates, the shortest reasoning beats the longest (shortest rejection sampling).
 
 Pairs are written in TRL's conversational preference format (prompt/chosen/rejected).
 """
@@ -29,6 +35,9 @@ from taxfree.core.reasoning import reasoning, truncated
 from taxfree.data.datasets import load_rows, render, require_text
 from taxfree.evaluation.judges import is_refusal
 
+# A step ends at a line break, or after a sentence's final punctuation followed by a space.
+STEP_BOUNDARY = re.compile(r"\n+|(?<=[.!?])\s+")
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -37,22 +46,32 @@ class Candidate:
     reflection: float  # words of reasoning before the first safety reflection; inf when there is none
     length: int  # words of reasoning
     truncated: bool  # reasoning opened and never closed: no answer
+    steps: tuple[str, ...]  # reasoning steps, whitespace-normalised
+    reflects: tuple[bool, ...]  # per step: whether it reflects on safety
 
     def correct(self, harmful: bool) -> bool:
         """Whether the candidate ends in the answer the prompt calls for: a refusal exactly when it is harmful."""
         return not self.truncated and self.refused == harmful
 
 
+def reasoning_steps(thought: str) -> tuple[str, ...]:
+    """Lines, and sentences within a line, with runs of whitespace made single spaces."""
+    return tuple(" ".join(step.split()) for step in STEP_BOUNDARY.split(thought) if step.strip())
+
+
 def describe(text: str, pattern: re.Pattern[str]) -> Candidate:
     thought = reasoning(text)
     match = pattern.search(thought)
     reflection = float(len(thought[:match.start()].split())) if match else float("inf")
-    return Candidate(text, is_refusal(text), reflection, len(thought.split()), truncated(text))
+    steps = reasoning_steps(thought)
+    return Candidate(text, is_refusal(text), reflection, len(thought.split()), truncated(text), steps,
+                     tuple(bool(pattern.search(step)) for step in steps))
 
 
 def _best(candidates: list[Candidate]) -> Candidate:
-    """The candidate a SaRO policy should write: earliest reflection, then shortest reasoning."""
-    return min(candidates, key=lambda c: (c.reflection, c.length))
+    """The candidate a SaRO policy should write: the earliest reflection; on a tie the first, whatever its length
+    (brevity is the `shortest` rule's business)."""
+    return min(candidates, key=lambda c: c.reflection)
 
 
 def outcome_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Candidate, Candidate]]:
@@ -61,15 +80,30 @@ def outcome_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Cand
     return [(_best(correct), c) for c in wrong] if correct else []
 
 
+def parting_step(a: Candidate, b: Candidate) -> int:
+    """The number of leading reasoning steps ``a`` and ``b`` share: the index of the step where they part."""
+    shared = 0
+    while shared < min(len(a.steps), len(b.steps)) and a.steps[shared] == b.steps[shared]:
+        shared += 1
+    return shared
+
+
 def process_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Candidate, Candidate]]:
-    correct = [c for c in candidates if c.correct(harmful)]
-    if not correct:
-        return []
-    chosen = _best(correct)
-    return [(chosen, c) for c in correct if c.reflection > chosen.reflection]
+    """Pairs that share a reasoning prefix without reflection and part at the step where the chosen (correct)
+    candidate reflects on safety and the rejected one does not (or stops reasoning)."""
+    out = []
+    for chosen in (c for c in candidates if c.correct(harmful)):
+        for rejected in candidates:
+            k = parting_step(chosen, rejected)
+            if k == len(chosen.steps) or any(chosen.reflects[:k]) or not chosen.reflects[k]:
+                continue
+            if k == len(rejected.steps) or not rejected.reflects[k]:
+                out.append((chosen, rejected))
+    return out
 
 
 def shortest_pairs(harmful: bool, candidates: list[Candidate]) -> list[tuple[Candidate, Candidate]]:
+    """SaRO's shortest rejection sampling, an efficiency variant of its own: it trains reasoning length down."""
     correct = [c for c in candidates if c.correct(harmful)]
     if not correct:
         return []

@@ -3,8 +3,9 @@
 A local Hugging Face model (hub id or directory) samples several completions for every
 prompt through the same batched generation as evaluation. The candidates file is a
 ``candidates`` data set for the pair rules (method ``dpo``); the traces file (per prompt
-the best correct candidate: earliest reflection, then shortest) is a ``chat`` data set
-for the reasoning-style warmup.
+the first correct candidate that reflects on safety, else the first correct one) is a
+``chat`` data set for the reasoning-style warmup. Traces are not chosen for brevity: the
+warmup teaches long safety reasoning, and shortening it is SaRO's separate variant.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ def sample_candidates(model_dir: str | Path, rows: list[dict[str, Any]], samples
 
 
 def warmup_traces(candidates: list[dict[str, Any]], reflection_pattern: str) -> list[dict[str, Any]]:
-    """Per prompt the best correct candidate as a prompt/completion row; prompts with none are skipped."""
+    """Per prompt, in sampling order, the first correct candidate that reflects on safety, else the first correct
+    one, as a prompt/completion row; prompts with no correct candidate are skipped."""
     pattern = re.compile(reflection_pattern)
     traces = []
     for row in candidates:
         correct = [c for c in (describe(t, pattern) for t in row["candidates"]) if c.correct(row["harmful"])]
         if correct:
-            best = min(correct, key=lambda c: (c.reflection, c.length))
+            best = next((c for c in correct if any(c.reflects)), correct[0])
             traces.append({"prompt": [{"role": "user", "content": row["prompt"]}],
                            "completion": [{"role": "assistant", "content": best.text}]})
     return traces
