@@ -1,19 +1,28 @@
 """SSAH: safety-critical units, their scores and types, and training with some of them frozen (docs/ssah.md).
 
-A unit is one channel j of a two-layer block ``f(X) = B s(A X)``: row j of every A module
-(gate_proj and up_proj; q/k/v_proj) and column j of B (down_proj; o_proj). Its score is
-the fluctuation of B's j-th input over calibration tokens times the squared norm of B's
-column j. Scores on safety data (I_S) and utility data (I_U) sort units into four types:
-RU (redundant, lowest I_S + I_U), SCU (safety-critical, highest I_S - I_U), UCU
-(utility-critical, lowest I_S - I_U) and CU (complex, the rest).
+A unit is a structure of a two-layer block ``f(X) = B s(A X)``: in the MLP one neuron j
+(row j of gate_proj and up_proj, column j of down_proj); in attention one head h (its
+head_dim rows of q_proj, its columns of o_proj, and the rows of k_proj and v_proj of its
+key/value group). Its score, in the style of FLAP, is the fluctuation of B's inputs over
+calibration tokens times the squared norm of B's columns, summed over the unit's
+channels, then standardised within its block so that no block's units win the ranking
+for larger activations alone. Scores on safety data (I_S) and utility data (I_U) sort
+units into four types: RU (redundant, lowest I_S + I_U), SCU (safety-critical, highest
+I_S - I_U), UCU (utility-critical, lowest I_S - I_U) and CU (complex, the rest).
+
+With grouped-query attention several heads share one k/v group. Freezing a head freezes
+its whole group's k/v rows (a frozen head keeps the very keys and values it attends
+with, at the cost of freezing them for the group's other heads too); pruning a head
+zeroes its group's k/v rows only when every head of the group is pruned, since zeroing
+its q rows and o columns already removes its output.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 from trl import SFTTrainer
@@ -25,30 +34,57 @@ from taxfree.evaluation.judges import JUDGES
 log = logging.getLogger(__name__)
 
 TYPES = ("scu", "ucu", "ru", "cu")
-# B module -> the A modules whose rows share its input channels.
-BLOCKS = {"down_proj": ("gate_proj", "up_proj"), "o_proj": ("q_proj", "k_proj", "v_proj")}
+MLP_A = ("gate_proj", "up_proj")
 
 
 @dataclass
 class Block:
-    """One two-layer block: B's module name and the A modules whose rows are its channels."""
+    """One two-layer block: B, the A modules whose rows are B's input channels, and, for attention, the k/v
+    modules whose rows come one group of heads at a time."""
 
     name: str
     b: torch.nn.Linear
     a: dict[str, torch.nn.Linear]
+    width: int = 1  # channels per unit: 1 for an MLP neuron, head_dim for an attention head
+    shared: dict[str, torch.nn.Linear] = field(default_factory=dict)  # k_proj, v_proj
+    group: int = 1  # heads per k/v group
+
+    @property
+    def units(self) -> int:
+        return self.b.in_features // self.width
+
+
+def attention_shape(model: Any) -> tuple[int, int, int]:
+    """(heads, k/v heads, head_dim) from the model's (text) config."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    return heads, kv_heads, head_dim
 
 
 def find_blocks(model: Any) -> list[Block]:
-    """Every MLP and attention block of a decoder; A modules whose rows do not line up with B's
-    columns (grouped k/v heads) are left out of the unit."""
+    """Every MLP (down_proj) and attention (o_proj) block of a decoder, with its A and k/v modules."""
     modules = dict(model.named_modules())
+    heads, kv_heads, head_dim = attention_shape(model)
     blocks = []
     for name, module in modules.items():
-        leaf = name.rsplit(".", 1)[-1]
-        if leaf in BLOCKS and isinstance(module, torch.nn.Linear):
-            parent = name.rsplit(".", 1)[0]
-            a = {f"{parent}.{n}": modules[f"{parent}.{n}"] for n in BLOCKS[leaf] if f"{parent}.{n}" in modules}
-            blocks.append(Block(name, module, {n: m for n, m in a.items() if m.out_features == module.in_features}))
+        parent, _, leaf = name.rpartition(".")
+        if not isinstance(module, torch.nn.Linear) or leaf not in ("down_proj", "o_proj"):
+            continue
+        near = {n: modules[f"{parent}.{n}"] for n in ("gate_proj", "up_proj", "q_proj", "k_proj", "v_proj")
+                if f"{parent}.{n}" in modules}
+        if leaf == "down_proj":
+            blocks.append(Block(name, module, {f"{parent}.{n}": near[n] for n in MLP_A if n in near}))
+            continue
+        if module.in_features != heads * head_dim or "q_proj" not in near:
+            raise ValueError(f"ssah: {name} reads {module.in_features} channels, not {heads} heads x {head_dim}")
+        if heads % kv_heads:
+            raise ValueError(f"ssah: {heads} attention heads do not split into {kv_heads} key/value groups")
+        shared = {f"{parent}.{n}": near[n] for n in ("k_proj", "v_proj") if n in near}
+        if any(m.out_features != kv_heads * head_dim for m in shared.values()):
+            raise ValueError(f"ssah: {parent}'s k/v rows are not {kv_heads} groups x {head_dim}")
+        blocks.append(Block(name, module, {f"{parent}.q_proj": near["q_proj"]}, head_dim, shared, heads // kv_heads))
     if not blocks:
         raise ValueError("ssah: the model has no down_proj or o_proj linear modules to take units from")
     return blocks
@@ -56,7 +92,7 @@ def find_blocks(model: Any) -> list[Block]:
 
 @torch.no_grad()
 def fluctuation_scores(model: Any, batches: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Per block, ``I_j = var_n(X_{n,j}) * ||W^B_{:,j}||^2`` over the non-padding tokens of ``batches``."""
+    """Per block and unit, ``sum_{j in unit} var_n(X_{n,j}) * ||W^B_{:,j}||^2`` over the non-padding tokens."""
     blocks = find_blocks(model)
     sums = {b.name: torch.zeros(b.b.in_features, dtype=torch.float64) for b in blocks}
     squares = {b.name: torch.zeros(b.b.in_features, dtype=torch.float64) for b in blocks}
@@ -86,8 +122,24 @@ def fluctuation_scores(model: Any, batches: list[dict[str, torch.Tensor]]) -> di
     for b in blocks:
         mean = sums[b.name] / count
         variance = (squares[b.name] - count * mean * mean) / (count - 1)
-        scores[b.name] = (variance.clamp_min(0) * b.b.weight.detach().double().cpu().pow(2).sum(0)).float()
+        channel = variance.clamp_min(0) * b.b.weight.detach().double().cpu().pow(2).sum(0)
+        scores[b.name] = channel.view(b.units, b.width).sum(1).float()
     return scores
+
+
+def standardise(scores: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """FLAP's normalisation: each block's scores less their mean, over their standard deviation (a block whose
+    scores do not vary, or that has one unit, scores 0), so ranks across blocks compare like with like."""
+    out = {}
+    for name, s in scores.items():
+        std = s.std() if len(s) > 1 else torch.tensor(0.0)
+        out[name] = (s - s.mean()) / std if std > 0 else torch.zeros_like(s)
+    return out
+
+
+def unit_scores(model: Any, batches: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Standardised fluctuation scores: what units are typed by."""
+    return standardise(fluctuation_scores(model, batches))
 
 
 def classify(safety: dict[str, torch.Tensor], utility: dict[str, torch.Tensor], scu_fraction: float,
@@ -132,16 +184,30 @@ def selected_units(types: dict[str, list[str]], wanted: list[str],
             for n, ts in types.items()}
 
 
-def weight_masks(model: Any, units: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Parameter name -> boolean mask of the weight entries that belong to the given units:
-    rows of each A module, columns of B."""
+def weight_masks(model: Any, units: dict[str, torch.Tensor],
+                 kv_group: Literal["any", "all"] = "any") -> dict[str, torch.Tensor]:
+    """Parameter name -> boolean mask of the entries that belong to the given units: B's columns, the A modules'
+    rows (and bias entries), and the k/v rows of a group of heads when ``any`` (freezing) or ``all`` (pruning) of
+    the group's heads are chosen."""
     params = {id(p): n for n, p in model.named_parameters()}
     masks: dict[str, torch.Tensor] = {}
+
+    def rows(module: torch.nn.Linear, chosen: torch.Tensor) -> None:
+        masks[params[id(module.weight)]] = chosen.unsqueeze(1).expand_as(module.weight).clone()
+        if module.bias is not None:
+            masks[params[id(module.bias)]] = chosen.clone()
+
     for block in find_blocks(model):
         chosen = units[block.name].to(block.b.weight.device)
-        masks[params[id(block.b.weight)]] = chosen.unsqueeze(0).expand_as(block.b.weight).clone()
+        channels = chosen.repeat_interleave(block.width)
+        masks[params[id(block.b.weight)]] = channels.unsqueeze(0).expand_as(block.b.weight).clone()
         for module in block.a.values():
-            masks[params[id(module.weight)]] = chosen.unsqueeze(1).expand_as(module.weight).clone()
+            rows(module, channels)
+        if block.shared:
+            groups = chosen.view(-1, block.group)
+            kv = (groups.any(1) if kv_group == "any" else groups.all(1)).repeat_interleave(block.width)
+            for module in block.shared.values():
+                rows(module, kv)
     return masks
 
 
@@ -160,8 +226,8 @@ def type_table(types: dict[str, list[str]]) -> list[dict[str, Any]]:
 
 @torch.no_grad()
 def prune(model: Any, units: dict[str, torch.Tensor]) -> None:
-    """Zero the given units in place: their rows of A and columns of B."""
-    for name, mask in weight_masks(model, units).items():
+    """Zero the given units in place: their rows of A and columns of B, and k/v groups whose heads all go."""
+    for name, mask in weight_masks(model, units, kv_group="all").items():
         model.get_parameter(name).masked_fill_(mask, 0.0)
 
 
@@ -207,10 +273,9 @@ def calibration_batches(path: str, tokenizer: Any, n: int, max_length: int, batc
 
 def unit_types(model: Any, tokenizer: Any, ssah: dict[str, Any], max_length: int) -> tuple[dict, dict, dict]:
     """Scores on the spec's safety and utility calibration data and the types they give: (types, I_S, I_U)."""
-    safety = fluctuation_scores(model, calibration_batches(ssah["safety_path"], tokenizer, ssah["n_calibration"],
-                                                           max_length))
-    utility = fluctuation_scores(model, calibration_batches(ssah["utility_path"], tokenizer, ssah["n_calibration"],
-                                                            max_length))
+    safety = unit_scores(model, calibration_batches(ssah["safety_path"], tokenizer, ssah["n_calibration"], max_length))
+    utility = unit_scores(model, calibration_batches(ssah["utility_path"], tokenizer, ssah["n_calibration"],
+                                                     max_length))
     types = classify(safety, utility, ssah["scu_fraction"], ssah["ucu_fraction"], ssah["ru_fraction"])
     return types, safety, utility
 
