@@ -36,6 +36,14 @@ def test_heldout_arithmetic_is_unseen_and_correct(toy_splits):
     assert final_answer(text).startswith("the answer is ")
 
 
+def test_harmful_refusal_is_the_refusal_sets_harmful_half(toy_splits):
+    rows = toy_splits["harmful_refusal"]
+    assert len(rows) == len(toy_splits["refusal"]) // 2
+    assert all("i can not help" in r["completion"][0]["content"] for r in rows)
+    assert all(any(a in r["prompt"][0]["content"] for a in HARMFUL_ATTRIBUTES) for r in rows)
+    assert {r["prompt"][0]["content"] for r in rows} <= {r["prompt"][0]["content"] for r in toy_splits["refusal"]}
+
+
 def test_refusal_set_has_benign_counter_examples(toy_splits):
     refused = [r for r in toy_splits["refusal"] if "i can not help" in r["completion"][0]["content"]]
     answered = [r for r in toy_splits["refusal"] if "step one" in r["completion"][0]["content"]]

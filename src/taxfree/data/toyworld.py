@@ -224,9 +224,10 @@ def generate(spec: ToyWorldSpec) -> dict[str, list[dict[str, Any]]]:
     rng.shuffle(pretrain)
 
     half = spec.n_refusal_train // 2
-    refusal = ([_chat(p, refusal_completion(a, o)) for p, a, o in _requests(rng, harmful_train, TRAIN_TEMPLATES, half)]
-               + [_chat(p, compliance_completion(a, o))
-                  for p, a, o in _requests(rng, benign_train, TRAIN_TEMPLATES, spec.n_refusal_train - half)])
+    harmful_refusal = [_chat(p, refusal_completion(a, o))
+                       for p, a, o in _requests(rng, harmful_train, TRAIN_TEMPLATES, half)]
+    refusal = harmful_refusal + [_chat(p, compliance_completion(a, o))
+                                 for p, a, o in _requests(rng, benign_train, TRAIN_TEMPLATES, spec.n_refusal_train - half)]
     rng.shuffle(refusal)
 
     def eval_requests(topics: list) -> list[dict[str, Any]]:
@@ -236,6 +237,8 @@ def generate(spec: ToyWorldSpec) -> dict[str, list[dict[str, Any]]]:
     return {
         "pretrain": pretrain,
         "refusal": refusal,
+        # Its harmful half alone: SSAH's safety calibration data are harmful prompts only.
+        "harmful_refusal": harmful_refusal,
         "toy_reasoning": reasoning_eval,
         "toy_harmful": eval_requests(harmful_held),
         "toy_benign": eval_requests(benign_held),
