@@ -77,7 +77,9 @@ def find_blocks(model: Any) -> list[Block]:
         if leaf == "down_proj":
             blocks.append(Block(name, module, {f"{parent}.{n}": near[n] for n in MLP_A if n in near}))
             continue
-        if module.in_features != heads * head_dim or "q_proj" not in near:
+        if "q_proj" not in near:
+            raise ValueError(f"ssah: {name} has no q_proj beside it to take attention heads from")
+        if module.in_features != heads * head_dim:
             raise ValueError(f"ssah: {name} reads {module.in_features} channels, not {heads} heads x {head_dim}")
         if heads % kv_heads:
             raise ValueError(f"ssah: {heads} attention heads do not split into {kv_heads} key/value groups")
