@@ -71,6 +71,8 @@ def test_bad_config_fails_fast_before_any_job(tmp_path, yaml_edit, words):
     assert proc.returncode != 0
     for word in words:
         assert word in proc.stdout + proc.stderr
+    # The key and the reason, and where Snakemake stopped: no schema dump.
+    assert len((proc.stdout + proc.stderr).strip().splitlines()) <= 6
     assert not (tmp_path / "results").exists()
 
 
