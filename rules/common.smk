@@ -5,11 +5,9 @@ import re
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
 from taxfree.config.paths import Paths, local_source, svd_cache
 from taxfree.config.resolve import resolve_config, toyworld_pretrain
-from taxfree.config.schema import SCHEMA_PATH, definition
+from taxfree.config.schema import definition, validate_config
 from taxfree.core.models import load_options
 from taxfree.core.plan import GridResources
 from taxfree.core.provenance import code_hash, script_imports
@@ -17,7 +15,7 @@ from taxfree.training.methods import modules_of
 from taxfree.training.methods.merge import alpha_sweeps
 from taxfree.training.methods.ssah import pruning_benchmark
 
-validate(config, str(SCHEMA_PATH))
+validate_config(config)
 RESOLVED, VARIANTS = resolve_config(config)
 SPECS = {name: variant.spec for name, variant in VARIANTS.items()}
 PATHS = Paths.of(config)

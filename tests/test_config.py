@@ -7,14 +7,13 @@ import yaml
 from conftest import REPO
 
 from taxfree.config.resolve import check_references, resolve_variant
+from taxfree.config.schema import validate_config
 from taxfree.core.errors import ConfigError
 
 
 def default_config():
-    from snakemake.utils import validate
-
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    validate_config(config)
     return config
 
 
@@ -56,8 +55,8 @@ def test_bad_references_name_the_key(mutate, key):
 
 
 @pytest.mark.parametrize("yaml_edit, words", [
-    (("  generate_threads: 1", "  generate_threads: 1\n  gpus: 2"), ["gpus", "was unexpected"]),
-    (("    category: safety", "    category: safety\n    temprature: 1.0"), ["temprature", "was unexpected"]),
+    (("  generate_threads: 1", "  generate_threads: 1\n  gpus: 2"), ["resources.gpus", "unknown key"]),
+    (("    category: safety", "    category: safety\n    temprature: 1.0"), ["benchmarks.toy_harmful.temprature", "did you mean 'temperature'"]),
     (("  toy:\n    source: toyworld", "  toy:\n    source: hubb"), ["hubb", "source"]),
     (("    max_new_tokens: 96", "    max_new_tokens: -1"), ["-1", "minimum"]),
 ])
@@ -72,6 +71,8 @@ def test_bad_config_fails_fast_before_any_job(tmp_path, yaml_edit, words):
     assert proc.returncode != 0
     for word in words:
         assert word in proc.stdout + proc.stderr
+    # The key and the reason, and where Snakemake stopped: no schema dump.
+    assert len((proc.stdout + proc.stderr).strip().splitlines()) <= 6
     assert not (tmp_path / "results").exists()
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from taxfree.config.schema import load_schema, training_defaults
+from taxfree.config.schema import load_schema, training_defaults, validate_config
 from taxfree.core.io import write_jsonl
 from taxfree.core.models import load_model, load_tokenizer
 from taxfree.data.preferences import load_preference_dataset, pairs_for_prompt
@@ -63,10 +63,9 @@ def test_dpo_moves_chosen_over_rejected(toy_dpo, dpo, tmp_path):
 def default_config():
     import yaml
     from conftest import REPO
-    from snakemake.utils import validate
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    validate_config(config)
     return config
 
 

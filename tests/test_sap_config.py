@@ -10,13 +10,11 @@ SAP_CONFIG = REPO / "configs" / "sap.yaml"
 
 
 def test_sap_grid_has_the_published_settings():
-    from snakemake.utils import validate
-
     from taxfree.config.resolve import resolve_config
-    from taxfree.config.schema import SCHEMA_PATH
+    from taxfree.config.schema import validate_config
 
     config = yaml.safe_load(SAP_CONFIG.read_text())
-    validate(config, str(SCHEMA_PATH))
+    validate_config(config)
     variants = {name: v.spec for name, v in resolve_config(config)[1].items()}
     sap = variants["sap_alpaca"]
     assert sap["sap"]["layers"] == [3, 9] and sap["sap"]["rate"] == 2e-5 and sap["sap"]["probe_lr"] == 0.05

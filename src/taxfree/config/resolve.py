@@ -1,6 +1,6 @@
 """Config resolution: the checks the schema cannot express, and every variant's resolved spec.
 
-The workflow validates the config against the schema (filling defaults), then calls
+The workflow validates the config against the schema (``validate_config``, filling defaults), then calls
 ``resolve_config`` once. Variants hold *overrides* of the top-level ``training`` and
 ``lora`` blocks, so they are checked after merging; what each method reads is the
 method's own business (``taxfree.training.methods``).

@@ -6,6 +6,9 @@ import copy
 import dataclasses
 import difflib
 import functools
+import re
+import reprlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +47,73 @@ def schema_defaults(block: str) -> dict[str, Any]:
     return {key: prop["default"] for key, prop in definition(block)["properties"].items() if "default" in prop}
 
 
+# Reprs of wrong values cut to a line: a wrong block can be large.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxlevel = 30, 30, 3, 3, 2
+
+
+def _unknown_keys(error: jsonschema.ValidationError) -> list[str]:
+    """The keys an ``additionalProperties: false`` error objects to."""
+    named = error.schema.get("properties", {})
+    patterns = error.schema.get("patternProperties", {})
+    return [key for key in error.instance if key not in named and not any(re.search(p, key) for p in patterns)]
+
+
+def describe(error: jsonschema.ValidationError, where: str) -> str:
+    """One schema error as ``config key '<path>': <reason>``: the path down to the offending key, a short
+    reason, and for an unknown key the closest known one (a typo is the usual cause)."""
+    path = [where, *map(str, error.absolute_path)] if where else list(map(str, error.absolute_path))
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        key = _unknown_keys(error)[0]
+        known = sorted(error.schema.get("properties", {}))
+        close = difflib.get_close_matches(key, known, n=1)
+        reason = f"unknown key (did you mean '{close[0]}'?)" if close else f"unknown key (known: {', '.join(known)})"
+        path.append(key)
+    elif error.validator == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        reason = "required key is missing"
+        path.append(missing[0])
+    elif error.validator in ("oneOf", "anyOf") and all(list(branch) == ["required"] and len(branch["required"]) == 1
+                                                       for branch in error.validator_value):
+        options = ", ".join(branch["required"][0] for branch in error.validator_value)
+        reason = f"needs {'exactly' if error.validator == 'oneOf' else 'at least'} one of the keys {options}"
+    else:
+        reason = error.message.replace(repr(error.instance), _SHORT.repr(error.instance), 1)
+    return f"config key '{'.'.join(path) or '<top level>'}': {reason}"
+
+
 def check(instance: Any, schema: dict[str, Any], where: str) -> None:
     """Raise a ConfigError naming the key under ``where`` that breaks ``schema``."""
     validator = jsonschema.Draft202012Validator({**schema, "$defs": load_schema()["$defs"]})
     error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
     if error is not None:
-        key = ".".join([where, *map(str, error.absolute_path)])
-        raise ConfigError(f"config key '{key}': {error.message}")
+        raise ConfigError(describe(error, where))
+
+
+_PROPERTIES = jsonschema.Draft202012Validator.VALIDATORS["properties"]
+
+
+def _fill_then_check(validator: Any, properties: dict[str, Any], instance: Any,
+                     schema: dict[str, Any]) -> Iterator[jsonschema.ValidationError]:
+    # Defaults are copied: the cached schema's own objects must never become parts of a config.
+    if validator.is_type(instance, "object"):
+        for key, prop in properties.items():
+            if "default" in prop:
+                instance.setdefault(key, copy.deepcopy(prop["default"]))
+    yield from _PROPERTIES(validator, properties, instance, schema)
+
+
+# The validator snakemake.utils.validate uses (jsonschema's recipe): `properties` fills defaults before checking.
+_FillingValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": _fill_then_check})
+
+
+def validate_config(config: dict[str, Any]) -> None:
+    """Fill the schema's defaults into ``config`` in place and check it; a ConfigError names the offending
+    key, why, and for a typo the key meant. (snakemake.utils.validate fills the same defaults but reports
+    an error with the whole schema and no key path.)"""
+    error = jsonschema.exceptions.best_match(_FillingValidator(load_schema()).iter_errors(config))
+    if error is not None:
+        raise ConfigError(describe(error, ""))
 
 
 def fill_defaults(schema: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from snakemake.utils import validate
 from tabulate import tabulate
 
 from taxfree.config.paths import Paths
 from taxfree.config.resolve import Variant, resolve_config
-from taxfree.config.schema import SCHEMA_PATH
+from taxfree.config.schema import validate_config
 from taxfree.core import resources
 from taxfree.core.errors import ConfigError
 from taxfree.core.resources import Estimate
@@ -172,7 +171,7 @@ def load_config(path: str | Path, gpu_memory_gb: float | None = None) -> tuple[d
     config = yaml.safe_load(Path(path).read_text())
     if gpu_memory_gb is not None:
         config.setdefault("resources", {})["gpu_memory_gb"] = gpu_memory_gb
-    validate(config, str(SCHEMA_PATH))
+    validate_config(config)
     return resolve_config(config)
 
 
