@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from taxfree.config.paths import Paths, local_source, svd_cache
+from taxfree.config.paths import Paths, complete_marker, local_source, svd_cache
 from taxfree.config.resolve import resolve_config, toyworld_pretrain
 from taxfree.config.schema import SCHEMA_PATH, definition
 from taxfree.core.models import load_options
@@ -106,6 +106,15 @@ def model_dir(wildcards):
     return variant_model(wildcards.model, wildcards.variant)
 
 
+def ready(model_path):
+    """A model as a rule input: its completion marker (a directory without one is rebuilt)."""
+    return complete_marker(model_path)
+
+
+def model_ready(wildcards):
+    return ready(model_dir(wildcards))
+
+
 def starting_model(model, variant):
     """What a variant trains from: its `from` variant's model, else the base model."""
     parent = VARIANTS[variant].parent
@@ -148,9 +157,12 @@ def training_code(spec):
     return code_hash("taxfree.training.__main__", *modules_of(spec))
 
 
+# taxfree.core.lifetime: the trainer (or accelerate's launcher and through it every rank) dies with
+# the job shell instead of training on as an orphan when Snakemake is killed.
 TRAIN_CMD = (
-    "{params.launcher} -m taxfree.training --base {input.base} --data {input.data} --spec {params.spec:q}"
-    " --out {output} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
+    f"{PYTHON} -m taxfree.core.lifetime "
+    "{params.launcher} -m taxfree.training --base {params.base} --data {input.data} --spec {params.spec:q}"
+    " --out {params.out} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
     " > {log} 2>&1"
 )
 
@@ -172,7 +184,7 @@ def judge_model_input(wildcards):
     """A judge model that the pipeline builds itself (a model's base_model, as in configs/smoke.yaml)
     must exist before scoring with it; hub judges are read by the score job."""
     judge = BENCHMARKS[wildcards.benchmark]["judge_model"].get("model")
-    return [judge] if judge in {PATHS.base_model(m) for m in MODELS} else []
+    return [ready(judge)] if judge in {PATHS.base_model(m) for m in MODELS} else []
 
 
 def score_entries():

@@ -4,7 +4,7 @@
 rule aggregate:
     input:
         scores=[entry["path"] for entry in score_entries()],
-        models=sorted({d for dirs in model_dirs().values() for d in dirs.values()}),
+        models=sorted({ready(d) for dirs in model_dirs().values() for d in dirs.values()}),
     output:
         csv=report(
             PATHS.result("summary.csv"),

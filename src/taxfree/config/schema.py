@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import difflib
 import functools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,16 @@ def check(instance: Any, schema: dict[str, Any], where: str) -> None:
     if error is not None:
         key = ".".join([where, *map(str, error.absolute_path)])
         raise ConfigError(f"config key '{key}': {error.message}")
+
+
+def check_finite(value: Any, where: str = "") -> None:
+    """Raise a ConfigError naming the first key anywhere under ``value`` that holds inf or NaN (YAML's
+    ``.inf``, ``.nan``): JSON Schema's number bounds let them through, and training would run on them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key '{where}': {value} is not a finite number")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        check_finite(inner, f"{where}.{key}" if where else str(key))
 
 
 def fill_defaults(schema: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:

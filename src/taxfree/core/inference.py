@@ -149,7 +149,7 @@ def generate_file(model_dir: str | Path, in_path: str | Path, out_path: str | Pa
     ``truncated`` (the reasoning block was opened and never closed: cut off at ``max_new_tokens``) and token
     counts (prompt, response, and the reasoning block's). ``load``: the model's load options; ``vllm``: the
     vLLM engine's settings (backend vllm)."""
-    rows = read_jsonl(in_path, required=("prompt", "seed"))
+    rows = read_jsonl(in_path, required=("prompt", "seed"), text=("prompt",))
     run = {"hf": generate_hf, "vllm": generate_vllm}[backend]
     responses = run(model_dir, rows, max_new_tokens, temperature, top_p, batch_size, load, vllm)
     write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"]),
