@@ -189,7 +189,7 @@ def judge_model_input(wildcards):
 
 def score_entries():
     return [
-        {"model": m, "variant": v, "benchmark": b, "path": PATHS.scores(m, v, b)}
+        {"model": m, "variant": v, "benchmark": b, "path": PATHS.scores(m, v, b), "prompts": PATHS.benchmark(b)}
         for m in MODELS
         for v in VARIANTS_OF[m]
         for b in BENCHMARKS
