@@ -4,7 +4,9 @@
 
 rule geometry:
     input:
-        reference=lambda wildcards: ready(update_reference(wildcards.model, wildcards.variant)),
+        reference=lambda wildcards: ready(
+            update_reference(wildcards.model, wildcards.variant)
+        ),
         model=model_ready,
     output:
         PATHS.geometry("{model}", "{variant}"),
@@ -33,7 +35,9 @@ rule geometry:
 
 rule ssah_analysis:
     input:
-        model=lambda wildcards: ready(starting_model(wildcards.model, wildcards.variant)),
+        model=lambda wildcards: ready(
+            starting_model(wildcards.model, wildcards.variant)
+        ),
         calibration=lambda wildcards: VARIANTS[wildcards.variant].inputs(),
         safety=lambda wildcards: PATHS.benchmark(pruning_benchmark(RESOLVED)),
     output:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from taxfree.config.paths import Paths, complete_marker, local_source, svd_cache
+from taxfree.config.paths import (
+    Paths,
+    complete_marker,
+    local_source,
+    marked_model,
+    svd_cache,
+)
 from taxfree.config.resolve import resolve_config, toyworld_pretrain
 from taxfree.config.schema import SCHEMA_PATH, definition
 from taxfree.core.models import load_options
@@ -107,7 +113,7 @@ def model_dir(wildcards):
 
 
 def ready(model_path):
-    """A model as a rule input: its completion marker (a directory without one is rebuilt)."""
+    """What a job takes for a model: its completion marker (a directory without one is rebuilt)."""
     return complete_marker(model_path)
 
 
@@ -189,7 +195,13 @@ def judge_model_input(wildcards):
 
 def score_entries():
     return [
-        {"model": m, "variant": v, "benchmark": b, "path": PATHS.scores(m, v, b), "prompts": PATHS.benchmark(b)}
+        {
+            "model": m,
+            "variant": v,
+            "benchmark": b,
+            "path": PATHS.scores(m, v, b),
+            "prompts": PATHS.benchmark(b),
+        }
         for m in MODELS
         for v in VARIANTS_OF[m]
         for b in BENCHMARKS

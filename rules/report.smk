@@ -5,7 +5,9 @@ rule aggregate:
     input:
         scores=[entry["path"] for entry in score_entries()],
         prompts=[PATHS.benchmark(name) for name in BENCHMARKS],
-        models=sorted({ready(d) for dirs in model_dirs().values() for d in dirs.values()}),
+        models=sorted(
+            {ready(d) for dirs in model_dirs().values() for d in dirs.values()}
+        ),
     output:
         csv=report(
             PATHS.result("summary.csv"),

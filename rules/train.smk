@@ -18,8 +18,8 @@ rule pretrain_toy:
     params:
         spec=json.dumps(toyworld_pretrain(config), sort_keys=True),
         launcher=PYTHON,
-        base=rules.toyworld.output.init_model,
-        out=lambda wildcards: PATHS.base_model(wildcards.model),
+        base=lambda wildcards, input: input.base,
+        out=lambda wildcards, output: marked_model(output[0]),
         load=lambda wildcards: json.dumps(model_load(wildcards)),
         checkpoint_dir=lambda wildcards: PATHS.base_checkpoints(wildcards.model),
         code=training_code(toyworld_pretrain(config)),
@@ -48,8 +48,8 @@ rule align:
     params:
         spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
         launcher=train_launcher,
-        base=lambda wildcards: starting_model(wildcards.model, wildcards.variant),
-        out=lambda wildcards: PATHS.trained_model(wildcards.model, wildcards.variant),
+        base=lambda wildcards, input: marked_model(input.base),
+        out=lambda wildcards, output: marked_model(output[0]),
         load=lambda wildcards: json.dumps(model_load(wildcards)),
         checkpoint_dir=lambda wildcards: PATHS.checkpoints(
             wildcards.model, wildcards.variant
@@ -61,7 +61,9 @@ rule align:
 
 rule merge:
     input:
-        reference=lambda wildcards: ready(update_reference(wildcards.model, wildcards.variant)),
+        reference=lambda wildcards: ready(
+            update_reference(wildcards.model, wildcards.variant)
+        ),
         tuned=lambda wildcards: ready(
             variant_model(wildcards.model, VARIANTS[wildcards.variant].parent)
         ),
