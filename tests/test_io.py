@@ -48,5 +48,5 @@ def test_scoring_a_generation_file_with_a_null_response_names_its_line(tmp_path)
     path = tmp_path / "gen.jsonl"
     write_jsonl(path, [{"prompt": "p", "response": "i am sorry ."}, {"prompt": "p", "response": None}])
     with pytest.raises(InputError, match=rf"^{path}:2: field 'response' must be a string"):
-        score_file(path, tmp_path / "scores.jsonl", {"judge": "refusal"})
+        score_file(path, tmp_path / "scores.jsonl", {"judge": "refusal", "judge_model": {}})
     assert not (tmp_path / "scores.jsonl").exists()
