@@ -20,7 +20,7 @@ with redirect_output(snakemake.log[0]):
     table = pd.DataFrame(type_table(types)).assign(model=snakemake.wildcards.model, variant=snakemake.wildcards.variant)
     with atomic_path(snakemake.output.types) as tmp:
         table.to_csv(tmp, index=False)
-    rows = read_jsonl(snakemake.input.safety, required=("prompt", "sample"))
+    rows = read_jsonl(snakemake.input.safety, required=("prompt", "sample"), text=("prompt",))
     prompts = [row["prompt"] for row in rows if row["sample"] == 0]
     pruning = pd.DataFrame(pruning_validation(model, tokenizer, types, prompts, params.generation, params.judge,
                                               params.seed))

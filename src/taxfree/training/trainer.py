@@ -69,7 +69,7 @@ def train(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str
     files, and saving goes through the trainer, which gathers sharded weights first.
     ``load`` holds load_model's options from the model's config block (dtype, attention, remote
     code); the model is saved in the dtype it was loaded in. Returns the final training metrics,
-    also saved as ``train_metrics.json``.
+    also saved as ``train_metrics.json``. The finished directory gets its ``COMPLETE`` marker last.
     """
     state = PartialState()
     checkpoint_dir, out_dir = Path(checkpoint_dir), Path(out_dir)
