@@ -164,9 +164,10 @@ def training_code(spec):
 
 
 # taxfree.core.lifetime: the trainer (or accelerate's launcher and through it every rank) dies with
-# the job shell instead of training on as an orphan when Snakemake is killed.
+# Snakemake instead of training on as an orphan when Snakemake is killed. `exec`: the job shell
+# becomes the trainer, else (with the redirection) it would fork, and a shell outlives Snakemake.
 TRAIN_CMD = (
-    f"{PYTHON} -m taxfree.core.lifetime "
+    f"exec {PYTHON} -m taxfree.core.lifetime "
     "{params.launcher} -m taxfree.training --base {params.base} --data {input.data} --spec {params.spec:q}"
     " --out {params.out} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
     " > {log} 2>&1"
