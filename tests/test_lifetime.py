@@ -68,3 +68,14 @@ def test_the_trainer_and_every_rank_ask_to_die_with_their_parent(monkeypatch):
     monkeypatch.setattr(entry, "pin_and_log_gpus", lambda: None)
     entry.main(["--base", "b", "--data", "d", "--spec", "{}", "--out", "o", "--checkpoint-dir", "c"])
     assert calls == ["asked", "trained"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_job_shell_must_exec_the_trainer_or_it_outlives_snakemake(tmp_path):
+    # As Snakemake runs the train rule's command: with the log redirection bash forks instead of exec-ing,
+    # and the forked shell, not Snakemake, becomes the trainer's parent (hence `exec` in TRAIN_CMD).
+    job = f"{sys.executable} -m taxfree.core.lifetime {sys.executable} -c \"{CHILD}\" {{}} > {tmp_path}/log 2>&1"
+    shell = ["bash", "-c"]
+    assert not orphan_survives(tmp_path, [*shell, "set -euo pipefail; exec " + job.format(tmp_path / "child.pid"),
+                                          "--"])
+    assert orphan_survives(tmp_path, [*shell, "set -euo pipefail; " + job.format(tmp_path / "child.pid"), "--"])
