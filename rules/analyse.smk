@@ -4,8 +4,10 @@
 
 rule geometry:
     input:
-        reference=lambda wildcards: update_reference(wildcards.model, wildcards.variant),
-        model=model_dir,
+        reference=lambda wildcards: ready(
+            update_reference(wildcards.model, wildcards.variant)
+        ),
+        model=model_ready,
     output:
         PATHS.geometry("{model}", "{variant}"),
     log:
@@ -33,7 +35,9 @@ rule geometry:
 
 rule ssah_analysis:
     input:
-        model=lambda wildcards: starting_model(wildcards.model, wildcards.variant),
+        model=lambda wildcards: ready(
+            starting_model(wildcards.model, wildcards.variant)
+        ),
         calibration=lambda wildcards: VARIANTS[wildcards.variant].inputs(),
         safety=lambda wildcards: PATHS.benchmark(pruning_benchmark(RESOLVED)),
     output:

@@ -5,7 +5,13 @@ import re
 import sys
 from pathlib import Path
 
-from taxfree.config.paths import Paths, local_source, svd_cache
+from taxfree.config.paths import (
+    Paths,
+    complete_marker,
+    local_source,
+    marked_model,
+    svd_cache,
+)
 from taxfree.config.resolve import resolve_config, toyworld_pretrain
 from taxfree.config.schema import definition, validate_config
 from taxfree.core.models import load_options
@@ -104,6 +110,15 @@ def model_dir(wildcards):
     return variant_model(wildcards.model, wildcards.variant)
 
 
+def ready(model_path):
+    """What a job takes for a model: its completion marker (a directory without one is rebuilt)."""
+    return complete_marker(model_path)
+
+
+def model_ready(wildcards):
+    return ready(model_dir(wildcards))
+
+
 def starting_model(model, variant):
     """What a variant trains from: its `from` variant's model, else the base model."""
     parent = VARIANTS[variant].parent
@@ -146,9 +161,13 @@ def training_code(spec):
     return code_hash("taxfree.training.__main__", *modules_of(spec))
 
 
+# taxfree.core.lifetime: the trainer (or accelerate's launcher and through it every rank) dies with
+# Snakemake instead of training on as an orphan when Snakemake is killed. `exec`: the job shell
+# becomes the trainer, else (with the redirection) it would fork, and a shell outlives Snakemake.
 TRAIN_CMD = (
-    "{params.launcher} -m taxfree.training --base {input.base} --data {input.data} --spec {params.spec:q}"
-    " --out {output} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
+    f"exec {PYTHON} -m taxfree.core.lifetime "
+    "{params.launcher} -m taxfree.training --base {params.base} --data {input.data} --spec {params.spec:q}"
+    " --out {params.out} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
     " > {log} 2>&1"
 )
 
@@ -170,12 +189,18 @@ def judge_model_input(wildcards):
     """A judge model that the pipeline builds itself (a model's base_model, as in configs/smoke.yaml)
     must exist before scoring with it; hub judges are read by the score job."""
     judge = BENCHMARKS[wildcards.benchmark]["judge_model"].get("model")
-    return [judge] if judge in {PATHS.base_model(m) for m in MODELS} else []
+    return [ready(judge)] if judge in {PATHS.base_model(m) for m in MODELS} else []
 
 
 def score_entries():
     return [
-        {"model": m, "variant": v, "benchmark": b, "path": PATHS.scores(m, v, b)}
+        {
+            "model": m,
+            "variant": v,
+            "benchmark": b,
+            "path": PATHS.scores(m, v, b),
+            "prompts": PATHS.benchmark(b),
+        }
         for m in MODELS
         for v in VARIANTS_OF[m]
         for b in BENCHMARKS

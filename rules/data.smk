@@ -20,7 +20,7 @@ rule toyworld:
 
 rule fetch_model:
     output:
-        directory(PATHS.base_model("{model}")),
+        ready(PATHS.base_model("{model}")),
     log:
         "logs/fetch_model/{model}.log",
     wildcard_constraints:
@@ -54,7 +54,7 @@ rule build_tiny_model:
             if spec["format"] != "candidates"
         ],
     output:
-        directory(PATHS.base_model("{model}")),
+        ready(PATHS.base_model("{model}")),
     log:
         "logs/build_tiny_model/{model}.log",
     wildcard_constraints:

@@ -3,7 +3,7 @@
 
 rule generate:
     input:
-        model=model_dir,
+        model=model_ready,
         data=PATHS.benchmark("{benchmark}"),
     output:
         PATHS.generations("{model}", "{variant}", "{benchmark}"),

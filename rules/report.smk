@@ -4,7 +4,10 @@
 rule aggregate:
     input:
         scores=[entry["path"] for entry in score_entries()],
-        models=sorted({d for dirs in model_dirs().values() for d in dirs.values()}),
+        prompts=[PATHS.benchmark(name) for name in BENCHMARKS],
+        models=sorted(
+            {ready(d) for dirs in model_dirs().values() for d in dirs.values()}
+        ),
     output:
         csv=report(
             PATHS.result("summary.csv"),

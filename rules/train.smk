@@ -7,7 +7,7 @@ rule pretrain_toy:
         base=rules.toyworld.output.init_model,
         data=PATHS.toyworld_split("pretrain"),
     output:
-        directory(PATHS.base_model("{model}")),
+        ready(PATHS.base_model("{model}")),
     log:
         "logs/pretrain_toy/{model}.log",
     wildcard_constraints:
@@ -18,6 +18,8 @@ rule pretrain_toy:
     params:
         spec=json.dumps(toyworld_pretrain(config), sort_keys=True),
         launcher=PYTHON,
+        base=lambda wildcards, input: input.base,
+        out=lambda wildcards, output: marked_model(output[0]),
         load=lambda wildcards: json.dumps(model_load(wildcards)),
         checkpoint_dir=lambda wildcards: PATHS.base_checkpoints(wildcards.model),
         code=training_code(toyworld_pretrain(config)),
@@ -27,11 +29,11 @@ rule pretrain_toy:
 
 rule align:
     input:
-        base=lambda wildcards: starting_model(wildcards.model, wildcards.variant),
+        base=lambda wildcards: ready(starting_model(wildcards.model, wildcards.variant)),
         data=training_data,
         extra=lambda wildcards: VARIANTS[wildcards.variant].inputs(),
     output:
-        directory(PATHS.trained_model("{model}", "{variant}")),
+        ready(PATHS.trained_model("{model}", "{variant}")),
     log:
         "logs/align/{model}/{variant}.log",
     wildcard_constraints:
@@ -46,6 +48,8 @@ rule align:
     params:
         spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
         launcher=train_launcher,
+        base=lambda wildcards, input: marked_model(input.base),
+        out=lambda wildcards, output: marked_model(output[0]),
         load=lambda wildcards: json.dumps(model_load(wildcards)),
         checkpoint_dir=lambda wildcards: PATHS.checkpoints(
             wildcards.model, wildcards.variant
@@ -57,12 +61,14 @@ rule align:
 
 rule merge:
     input:
-        reference=lambda wildcards: update_reference(wildcards.model, wildcards.variant),
-        tuned=lambda wildcards: variant_model(
-            wildcards.model, VARIANTS[wildcards.variant].parent
+        reference=lambda wildcards: ready(
+            update_reference(wildcards.model, wildcards.variant)
+        ),
+        tuned=lambda wildcards: ready(
+            variant_model(wildcards.model, VARIANTS[wildcards.variant].parent)
         ),
     output:
-        directory(PATHS.trained_model("{model}", "{variant}")),
+        ready(PATHS.trained_model("{model}", "{variant}")),
     log:
         "logs/merge/{model}/{variant}.log",
     wildcard_constraints:

@@ -2,8 +2,10 @@
 
 from taxfree.core.gpus import pin_and_log_gpus
 from taxfree.core.io import redirect_output
+from taxfree.core.lifetime import die_with_parent
 from taxfree.evaluation.scoring import score_file
 
+die_with_parent()
 with redirect_output(snakemake.log[0]):
     if snakemake.resources.gpu:  # a judge model: take a GPU no other job holds, as generation does
         pin_and_log_gpus(count=snakemake.resources.gpu)

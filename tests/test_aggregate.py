@@ -1,7 +1,9 @@
 import math
 
 import pandas as pd
+import pytest
 
+from taxfree.core.errors import InputError
 from taxfree.core.io import write_jsonl
 from taxfree.report.aggregate import summarise, to_metrics, variant_parameters, write_table
 
@@ -10,16 +12,23 @@ SPECS = {
     "lora_r1_up": {"method": "lora", "dataset": "d", "training": {"learning_rate": 2e-3, "seed": 42},
                    "lora": {"rank": 1, "target_modules": ["up_proj", "down_proj"], "layers": {"from": 1, "to": 2}}},
 }
-BENCHMARKS = {"harmful": {"judge": "refusal", "category": "safety"}}
+BENCHMARKS = {"harmful": {"judge": "refusal", "category": "safety", "num_samples": 1}}
+
+
+def prompts(tmp_path, n, samples=1):
+    """A prepared benchmark of ``n`` prompts, ``samples`` rows each."""
+    path = tmp_path / "benchmark.jsonl"
+    write_jsonl(path, [{"prompt_id": i, "sample": s, "prompt": "p"} for i in range(n) for s in range(samples)])
+    return path
 
 
 def entries(tmp_path):
-    result = []
+    result, prepared = [], prompts(tmp_path, 4)
     for variant, refused in (("base", 0), ("lora_r1_up", 3)):
         path = tmp_path / f"{variant}.jsonl"
         write_jsonl(path, [{"prompt_id": i, "refusal": i < refused, "n_response_tokens": 5, "n_reasoning_tokens": 2,
                             "truncated": False} for i in range(4)])
-        result.append({"model": "toy", "variant": variant, "benchmark": "harmful", "path": path})
+        result.append({"model": "toy", "variant": variant, "benchmark": "harmful", "path": path, "prompts": prepared})
     return result
 
 
@@ -55,11 +64,32 @@ def test_a_judge_with_no_valid_reply_gives_nan_with_the_invalid_count(tmp_path):
     path = tmp_path / "guard.jsonl"
     write_jsonl(path, [{"prompt_id": i // 2, "sample": i % 2, "safe": None, "n_response_tokens": 6,
                         "n_reasoning_tokens": 3, "truncated": False} for i in range(6)])
-    summary = summarise([{"model": "tiny", "variant": "base", "benchmark": "guard", "path": path}],
-                        {"guard": {"judge": "llama_guard", "category": "safety"}}, SPECS)
+    summary = summarise([{"model": "tiny", "variant": "base", "benchmark": "guard", "path": path,
+                          "prompts": prompts(tmp_path, 3, samples=2)}],
+                        {"guard": {"judge": "llama_guard", "category": "safety", "num_samples": 2}}, SPECS)
     safety = summary.set_index("metric").loc["safety"]
     assert math.isnan(safety["value"]) and math.isnan(safety["ci_low"]) and math.isnan(safety["ci_high"])
     assert (safety["n"], safety["samples"], safety["invalid"], safety["truncated"]) == (0, 6, 6, 0)
     assert summary.set_index("metric").loc["response_tokens", "value"] == 6
     assert to_metrics(summary)["tiny"]["base"]["guard"] == {"safety": None, "response_tokens": 6.0,
                                                             "reasoning_tokens": 3.0}
+
+
+def test_a_score_file_cut_short_fails_naming_the_file_and_counts(tmp_path):
+    cases = entries(tmp_path)
+    path = cases[1]["path"]
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:2]))  # half its rows
+    with pytest.raises(InputError, match=rf"{path}: 2 rows, but .* make 4"):
+        summarise(cases, BENCHMARKS, SPECS)
+
+
+@pytest.mark.parametrize("field, value", [("refusal", "NaN"), ("n_response_tokens", "Infinity"),
+                                          ("n_reasoning_tokens", "null")])
+def test_a_non_finite_number_in_a_score_file_fails_naming_file_row_and_field(tmp_path, field, value):
+    cases = entries(tmp_path)
+    path = cases[0]["path"]
+    lines = path.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace(f'"{field}": ', f'"{field}": {value}, "was": ')
+    path.write_text("".join(lines))
+    with pytest.raises(InputError, match=rf"{path}: row 3 \(prompt_id 2\): field '{field}' is .*not a finite number"):
+        summarise(cases, BENCHMARKS, SPECS)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from taxfree.config.resolve import check_references, resolve_variant
+from taxfree.config.resolve import check_references, resolve_config, resolve_variant
 from taxfree.config.schema import validate_config
 from taxfree.core.errors import ConfigError
 
@@ -59,6 +59,7 @@ def test_bad_references_name_the_key(mutate, key):
     (("    category: safety", "    category: safety\n    temprature: 1.0"), ["benchmarks.toy_harmful.temprature", "did you mean 'temperature'"]),
     (("  toy:\n    source: toyworld", "  toy:\n    source: hubb"), ["hubb", "source"]),
     (("    max_new_tokens: 96", "    max_new_tokens: -1"), ["-1", "minimum"]),
+    (("  learning_rate: 2.0e-3", "  learning_rate: .inf"), ["'training.learning_rate'", "not a finite number"]),
 ])
 def test_bad_config_fails_fast_before_any_job(tmp_path, yaml_edit, words):
     text = (REPO / "config.yaml").read_text()
@@ -108,3 +109,17 @@ def test_ssah_without_a_judged_safety_benchmark_is_named():
     config["figures"] = {"tradeoff": {"x": "toy_reasoning", "y": "toy_reasoning"}, "ablations": {}}
     with pytest.raises(ConfigError, match="config key 'benchmarks': variants with `ssah` need a benchmark"):
         check_references(config)
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c["training"].update(learning_rate=float("inf")), "training.learning_rate"),
+    (lambda c: c["variants"]["full_lr3e-4"]["training"].update(weight_decay=float("nan")),
+     "variants.full_lr3e-4.training.weight_decay"),
+    (lambda c: c["benchmarks"]["toy_harmful"].update(temperature=-float("inf")), "benchmarks.toy_harmful.temperature"),
+    (lambda c: c["variants"]["full"].setdefault("extra", [1.0, float("nan")]), "variants.full.extra.1"),
+])
+def test_non_finite_numbers_anywhere_are_rejected_naming_the_key(mutate, key):
+    config = default_config()
+    mutate(config)
+    with pytest.raises(ConfigError, match=rf"config key '{key}': (inf|-inf|nan) is not a finite number"):
+        resolve_config(config)

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from taxfree.core.errors import InputError
 from taxfree.core.inference import by_seed, generate_file
 from taxfree.core.io import read_jsonl, write_jsonl
 
@@ -82,3 +83,15 @@ def test_vllm_engine_settings_reach_the_engine(fake_vllm, tmp_path):
     assert fake_vllm["llm"] == {"model": str(tmp_path / "model"), "tensor_parallel_size": 2,
                                 "max_model_len": 32768 + 4096, "gpu_memory_utilization": 0.85, "dtype": "bfloat16",
                                 "trust_remote_code": True}
+
+
+def test_a_prompt_longer_than_the_models_context_fails_naming_the_benchmark_and_rows(tiny_model, tmp_path):
+    # The toy model has 256 positions; the second prompt alone is 300 tokens.
+    rows = [{"prompt_id": 0, "sample": 0, "seed": 1, "prompt": "what is 1 + 2"},
+            {"prompt_id": 1, "sample": 0, "seed": 1, "prompt": " ".join(["1 + 2"] * 100)},
+            {"prompt_id": 1, "sample": 1, "seed": 2, "prompt": " ".join(["1 + 2"] * 100)}]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'in.jsonl'}: 2 of 3 rows have a prompt longer than the "
+                                         r"model's context of 256 tokens \(the longest has \d+\): rows 2, 3$"):
+        generate_file(tiny_model, tmp_path / "in.jsonl", tmp_path / "out.jsonl", **PARAMS)
+    assert not (tmp_path / "out.jsonl").exists()

@@ -23,7 +23,7 @@ def test_score_rows_have_value_and_interval(tmp_path):
     write_jsonl(tmp_path / "s.jsonl", [{"prompt_id": i, "prompt": "p", "response": "r", "refusal": i < 3,
                                         "n_response_tokens": 10 + i, "n_reasoning_tokens": i, "truncated": False}
                                        for i in range(4)])
-    rows = score_rows("m", "v", "b", {"judge": "refusal", "category": "safety"}, tmp_path / "s.jsonl")
+    rows = score_rows("m", "v", "b", {"judge": "refusal", "category": "safety"}, tmp_path / "s.jsonl", 4)
     refusal, tokens, reasoning = rows
     assert (refusal["metric"], refusal["value"], refusal["n"]) == ("refusal_rate", 0.75, 4)
     assert refusal["ci_low"] <= 0.75 <= refusal["ci_high"]
@@ -46,7 +46,7 @@ def test_samples_average_per_prompt_and_the_interval_is_over_prompts(tmp_path):
                                                    "n_reasoning_tokens": 1, "truncated": False}
                                        for p, samples in correct.items() for s, c in enumerate(samples)])
     spec = {"grader": "math", "category": "reasoning", "pass_at_k": [1, 2, 4]}
-    rows = {r["metric"]: r for r in score_rows("m", "v", "b", spec, tmp_path / "s.jsonl")}
+    rows = {r["metric"]: r for r in score_rows("m", "v", "b", spec, tmp_path / "s.jsonl", 12)}
     assert rows["accuracy"]["value"] == pytest.approx((0.75 + 0 + 1) / 3)
     assert (rows["accuracy"]["n"], rows["accuracy"]["samples"], rows["accuracy"]["invalid"]) == (3, 12, 0)
     assert rows["pass@1"]["value"] == pytest.approx(rows["accuracy"]["value"])
@@ -62,6 +62,7 @@ def test_invalid_judgements_are_counted_and_left_out(tmp_path):
     safe = [True, None, False, True, None]
     write_jsonl(tmp_path / "s.jsonl", [{"prompt_id": i, "safe": v, "n_response_tokens": 3, "n_reasoning_tokens": 1,
                                         "truncated": False} for i, v in enumerate(safe)])
-    (safety, tokens, _) = score_rows("m", "v", "b", {"judge": "llama_guard", "category": "safety"}, tmp_path / "s.jsonl")
+    (safety, tokens, _) = score_rows("m", "v", "b", {"judge": "llama_guard", "category": "safety"}, tmp_path / "s.jsonl",
+                                    5)
     assert (safety["metric"], safety["value"], safety["n"], safety["invalid"]) == ("safety", 2 / 3, 3, 2)
     assert tokens["invalid"] == 2 and tokens["samples"] == 5

@@ -74,7 +74,8 @@ def trainer_parts(tmp_path, toy_splits, toy_tokenizer):
     return dict(model=build_model(toy_tokenizer, hidden_size=16, num_layers=2, intermediate_size=32, num_heads=2,
                                   seed=0),
                 args=sft_arguments(training, tmp_path / "out"),
-                train_dataset=load_sft_dataset(tmp_path / "data.jsonl", toy_tokenizer),
+                train_dataset=load_sft_dataset(tmp_path / "data.jsonl", toy_tokenizer, training["max_length"],
+                                               training["max_overlong_fraction"]),
                 processing_class=toy_tokenizer,
                 peft_config=LoraConfig(r=2, lora_alpha=4, lora_dropout=0.0,
                                        target_modules=["gate_proj", "up_proj", "down_proj"]))

@@ -8,6 +8,7 @@ import sys
 import time
 
 from taxfree.config.schema import training_defaults
+from taxfree.core.provenance import spec_hash
 from taxfree.core.io import write_jsonl
 from taxfree.data.toyworld import save_initial_model
 
@@ -67,6 +68,8 @@ def test_sigkill_then_rerun_resumes_with_same_final_loss(tmp_path, toy_splits):
     assert f"resumed from {checkpoints}/checkpoint-" in log
     straight, resumed = last_loss(tmp_path / "straight" / "model"), last_loss(tmp_path / "killed" / "model")
     assert abs(straight - resumed) < 1e-3 * max(1.0, abs(straight))
+    # Written last, with the spec's hash: what the workflow's rules take as the model.
+    assert (tmp_path / "killed" / "model" / "COMPLETE").read_text() == spec_hash(spec()) + "\n"
 
 
 def test_checkpoints_of_another_spec_are_not_resumed(tmp_path):
@@ -83,3 +86,17 @@ def test_checkpoints_of_another_spec_are_not_resumed(tmp_path):
     discard_stale_checkpoints(ckpt, "b")
     assert get_last_checkpoint(str(ckpt)) is None
     assert not (ckpt / "checkpoint-5").exists()
+
+
+def test_a_base_rebuilt_with_other_weights_of_the_same_sizes_is_not_resumed_from(tmp_path, toy_splits):
+    from taxfree.training.trainer import _fingerprint
+
+    base, data = tmp_path / "base", tmp_path / "data.jsonl"
+    write_jsonl(data, toy_splits["refusal"])
+    save_initial_model(base, toy_splits, hidden_size=64, num_layers=2, intermediate_size=128, num_heads=2, seed=0)
+    first = _fingerprint(spec()["training"], base, data)
+    assert _fingerprint(spec()["training"], base, data) == first
+    sizes = {p.name: p.stat().st_size for p in base.iterdir()}
+    save_initial_model(base, toy_splits, hidden_size=64, num_layers=2, intermediate_size=128, num_heads=2, seed=1)
+    assert {p.name: p.stat().st_size for p in base.iterdir()} == sizes  # same names, same sizes, other weights
+    assert _fingerprint(spec()["training"], base, data) != first

@@ -49,7 +49,8 @@ def test_prompt_tokens_masked_and_completion_trained(tmp_path, toy_splits, templ
     write_jsonl(path, rows)
     model = build_model(tokenizer, hidden_size=32, num_layers=1, intermediate_size=64, num_heads=2, seed=0)
     trainer = SFTTrainer(model=model, args=sft_arguments(TRAINING, tmp_path / "out"),
-                         train_dataset=load_sft_dataset(path, tokenizer), processing_class=tokenizer)
+                         train_dataset=load_sft_dataset(path, tokenizer, TRAINING["max_length"],
+                                                                       TRAINING["max_overlong_fraction"]), processing_class=tokenizer)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(rows))])
     for row, ids, labels in zip(rows, batch["input_ids"], batch["labels"]):
         prompt_text = tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)

@@ -120,8 +120,9 @@ def test_cut_off_r1_response_is_graded_incorrect_and_counted_as_truncated(fake_v
     for grader in (MathGrader(), ToyGrader()):
         assert [r["correct"] for r in grader.grade(generated)] == [False, True]
     write_jsonl(tmp_path / "scored.jsonl", ToyGrader().grade(generated))
-    summary = summarise([{"model": "r1", "variant": "base", "benchmark": "arith", "path": tmp_path / "scored.jsonl"}],
-                        {"arith": {"grader": "toy", "category": "reasoning"}}, {"base": {"method": "none"}})
+    summary = summarise([{"model": "r1", "variant": "base", "benchmark": "arith", "path": tmp_path / "scored.jsonl",
+                          "prompts": tmp_path / "in.jsonl"}],
+                        {"arith": {"grader": "toy", "category": "reasoning", "num_samples": 1}}, {"base": {"method": "none"}})
     accuracy = summary.set_index("metric").loc["accuracy"]
     assert (accuracy["value"], accuracy["invalid"], accuracy["truncated"]) == (0.5, 0, 1)
     assert list(summary.columns[:12]) == ["model", "variant", "benchmark", "category", "metric", "value", "ci_low",

@@ -16,16 +16,17 @@ from taxfree.core.io import read_jsonl, write_jsonl
 from taxfree.core.restore import restore_times
 from taxfree.evaluation.graders import GRADERS
 from taxfree.evaluation.judges import JUDGES
+from taxfree.evaluation.scoring import TEXT_FIELDS
 
 
 def _judge(args: argparse.Namespace) -> None:
     judge = JUDGES[args.judge](json.loads(args.settings))
-    write_jsonl(args.out, judge.judge(read_jsonl(args.inp, required=judge.required)))
+    write_jsonl(args.out, judge.judge(read_jsonl(args.inp, required=judge.required, text=TEXT_FIELDS)))
 
 
 def _grade(args: argparse.Namespace) -> None:
     grader = GRADERS[args.grader].for_benchmark({"unsafe_code_execution": args.unsafe_code_execution})
-    write_jsonl(args.out, grader.grade(read_jsonl(args.inp, required=grader.required)))
+    write_jsonl(args.out, grader.grade(read_jsonl(args.inp, required=grader.required, text=TEXT_FIELDS)))
 
 
 def _teacher(args: argparse.Namespace) -> None:

@@ -7,8 +7,12 @@ coordinates (``{model}/{variant}/...``), so passing wildcard placeholders such a
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from typing import Any
+
+# The file a finished model directory (trained, merged, fetched, built) holds, written last.
+MODEL_MARKER = "COMPLETE"
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,17 @@ class Paths:
 
     def svd_cache(self) -> str:
         return f"{self.results}/svd_cache"
+
+
+def complete_marker(model_dir: str) -> str:
+    """The completion marker of a model directory: what rules output and take as input for a model, so
+    that a directory without it (a job killed half-way) counts as missing."""
+    return f"{model_dir}/{MODEL_MARKER}"
+
+
+def marked_model(marker: str) -> str:
+    """The model directory a completion marker belongs to (what a job reads, given its marker input)."""
+    return posixpath.dirname(str(marker))
 
 
 def svd_cache(config: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taxfree.config.paths import local_source
-from taxfree.config.schema import resolve_training
+from taxfree.config.schema import check_finite, resolve_training
 from taxfree.core.errors import ConfigError
 from taxfree.data.templates import TEMPLATES
 from taxfree.evaluation.graders import GRADERS
@@ -166,6 +166,7 @@ def with_local_sources(config: dict[str, Any]) -> dict[str, Any]:
 
 def resolve_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Variant]]:
     """(the config with local sources resolved, every variant resolved), in config order."""
+    check_finite(config)
     config = with_local_sources(config)
     specs = check_references(config)
     variants = {name: Variant(name, spec, tuple(variant_models(config, name)), base_methods()[spec["method"]],

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import difflib
 import functools
+import math
 import re
 import reprlib
 from collections.abc import Iterator
@@ -116,6 +117,16 @@ def validate_config(config: dict[str, Any]) -> None:
         raise ConfigError(describe(error, ""))
 
 
+def check_finite(value: Any, where: str = "") -> None:
+    """Raise a ConfigError naming the first key anywhere under ``value`` that holds inf or NaN (YAML's
+    ``.inf``, ``.nan``): JSON Schema's number bounds let them through, and training would run on them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key '{where}': {value} is not a finite number")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        check_finite(inner, f"{where}.{key}" if where else str(key))
+
+
 def fill_defaults(schema: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
     """``block`` with the schema's defaults filled in, nested objects included."""
     filled = {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
@@ -133,7 +144,7 @@ def resolve_block(overrides: dict[str, Any], name: str, where: str) -> dict[str,
 
 
 # The training block's own keys; every other key is an argument of TRL's SFTConfig / DPOConfig.
-OWN_TRAINING_KEYS = ("precision", "keep_checkpoints")
+OWN_TRAINING_KEYS = ("precision", "keep_checkpoints", "max_overlong_fraction")
 
 
 def _check_trainer_arguments(keys: set[str], where: str) -> None:

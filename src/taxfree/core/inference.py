@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from taxfree.core.errors import InputError
 from taxfree.core.io import read_jsonl, write_jsonl
 from taxfree.core.models import is_adapter, load_model, load_tokenizer
 from taxfree.core.reasoning import final_answer, reasoning, recorded_response, truncated
@@ -24,6 +25,29 @@ BACKENDS = ("hf", "vllm")
 def chat_prompt(tokenizer: Any, prompt: str) -> str:
     return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                          add_generation_prompt=True)
+
+
+class PromptTooLong(InputError):
+    """Prompts longer than the model's context; ``generate_file`` names the benchmark file."""
+
+
+def check_prompt_lengths(rows: list[dict[str, Any]], tokenizer: Any, context: int | None) -> None:
+    """Fail, naming the rows, when a chat-templated prompt is longer than the model's context (``context``;
+    None: unknown, the backend's own limit applies): generating from it would cut it or run past the
+    positions the model was trained on, and its score would mean nothing. An error rather than a flagged
+    row, since a benchmark scored on part of its prompts is not that benchmark."""
+    if context is None:
+        return
+    lengths: dict[str, int] = {}
+    for row in rows:
+        if row["prompt"] not in lengths:
+            text = chat_prompt(tokenizer, row["prompt"])
+            lengths[row["prompt"]] = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    long = [i for i, row in enumerate(rows, start=1) if lengths[row["prompt"]] > context]
+    if long:
+        shown = ", ".join(map(str, long[:10])) + (", ..." if len(long) > 10 else "")
+        raise PromptTooLong(f"{len(long)} of {len(rows)} rows have a prompt longer than the model's context of "
+                            f"{context} tokens (the longest has {max(lengths.values())}): rows {shown}")
 
 
 def reasoning_tokens(tokenizer: Any, response: str) -> int:
@@ -81,6 +105,7 @@ def generate_hf(model_dir: str | Path, rows: list[dict[str, Any]], max_new_token
                 vllm: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Batched HF ``generate`` (``vllm``, the vLLM engine's settings, is not used)."""
     model, tokenizer = load_for_inference(model_dir, load)
+    check_prompt_lengths(rows, tokenizer, getattr(model.config.get_text_config(), "max_position_embeddings", None))
     results: list[dict[str, Any]] = [{} for _ in rows]
     for seed, indices in by_seed(rows).items():
         texts = [chat_prompt(tokenizer, rows[i]["prompt"]) for i in indices]
@@ -131,6 +156,7 @@ def generate_vllm(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tok
 
     llm_args, params, lora = vllm_requests(model_dir, rows, max_new_tokens, temperature, top_p, vllm, engine, load)
     llm = vllm.LLM(**llm_args)
+    check_prompt_lengths(rows, llm.get_tokenizer(), llm_args.get("max_model_len"))
     messages = [[{"role": "user", "content": row["prompt"]}] for row in rows]
     outputs = llm.chat(messages, params, lora_request=lora)
     tokenizer = llm.get_tokenizer()
@@ -148,9 +174,13 @@ def generate_file(model_dir: str | Path, in_path: str | Path, out_path: str | Pa
     fields and gain ``response``, ``final_answer`` (after the reasoning block; empty when it never closed),
     ``truncated`` (the reasoning block was opened and never closed: cut off at ``max_new_tokens``) and token
     counts (prompt, response, and the reasoning block's). ``load``: the model's load options; ``vllm``: the
-    vLLM engine's settings (backend vllm)."""
-    rows = read_jsonl(in_path, required=("prompt", "seed"))
+    vLLM engine's settings (backend vllm). A prompt longer than the model's context fails naming the file and
+    its rows (``check_prompt_lengths``)."""
+    rows = read_jsonl(in_path, required=("prompt", "seed"), text=("prompt",))
     run = {"hf": generate_hf, "vllm": generate_vllm}[backend]
-    responses = run(model_dir, rows, max_new_tokens, temperature, top_p, batch_size, load, vllm)
+    try:
+        responses = run(model_dir, rows, max_new_tokens, temperature, top_p, batch_size, load, vllm)
+    except PromptTooLong as err:
+        raise InputError(f"{in_path}: {err}") from None
     write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"]),
                             "truncated": truncated(resp["response"])} for row, resp in zip(rows, responses)))

@@ -12,14 +12,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from taxfree.config.paths import MODEL_MARKER
 from taxfree.core.errors import InputError
 
 
-def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """Read a JSONL file; a malformed line or a missing field names the file and line."""
-    rows, required = [], tuple(required)
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
+def read_jsonl(path: str | Path, required: Iterable[str] = (), text: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Read a JSONL file; a line that is not UTF-8 or not valid JSON, a missing field, or a ``text`` field
+    that is not a string (null, a number) names the file and line."""
+    rows, required, text = [], tuple(required), tuple(text)
+    # Bytes, decoded line by line: a stray non-UTF-8 byte then names its line, not just the file.
+    with open(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(f"{path}:{lineno}: not UTF-8 (byte {raw[err.start]:#04x} at column "
+                                 f"{err.start + 1})") from None
             if not line.strip():
                 continue
             try:
@@ -31,6 +39,10 @@ def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict[str,
             missing = [key for key in required if key not in row]
             if missing:
                 raise InputError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
+            for key in text:
+                if key in row and not isinstance(row[key], str):
+                    raise InputError(f"{path}:{lineno}: field '{key}' must be a string, got "
+                                     f"{type(row[key]).__name__} ({json.dumps(row[key])})")
             rows.append(row)
     return rows
 
@@ -43,11 +55,29 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
     try:
         yield tmp
-        if path.is_dir():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        replace_path(tmp, path)
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def replace_path(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst``; an old directory at ``dst`` is first renamed aside (atomically) and then
+    deleted, so a process killed meanwhile never leaves a half-deleted directory under ``dst``'s name."""
+    if dst.is_dir():
+        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old.", dir=dst.parent))
+        os.replace(dst, old / dst.name)
+        os.replace(src, dst)
+        shutil.rmtree(old)
+    else:
+        os.replace(src, dst)
+
+
+def mark_complete(model_dir: str | Path, stamp: str) -> None:
+    """Write a model directory's completion marker (``stamp``: the spec hash it was made from). Call it
+    last: the workflow's rules take the marker as their output, so a directory without it, left by a
+    job killed half-way, is rebuilt rather than used."""
+    with atomic_path(Path(model_dir) / MODEL_MARKER) as tmp:
+        tmp.write_text(stamp + "\n")
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -145,7 +145,38 @@ def render(row: dict[str, Any], tokenizer: Any) -> dict[str, str]:
     return {"prompt": prompt, "completion": completion}
 
 
-def load_sft_dataset(path: str | Path, tokenizer: Any) -> Any:
+def n_tokens(rendered: dict[str, str], tokenizer: Any) -> int:
+    """Tokens TRL's SFTTrainer makes of a rendered row: prompt and completion as one text, then an EOS
+    token if the completion does not end with one."""
+    text = rendered["prompt"] + rendered["completion"]
+    eos = tokenizer.eos_token is not None and not text.endswith(tokenizer.eos_token)
+    return len(tokenizer(text)["input_ids"]) + eos
+
+
+def fitting_rows(path: str | Path, rendered: list[dict[str, str]], tokenizer: Any, max_length: int,
+                 max_overlong_fraction: float) -> list[dict[str, str]]:
+    """The rows of at most ``max_length`` tokens. Longer ones are dropped, not truncated (TRL would keep a
+    cut completion, or silently drop a row whose prompt fills ``max_length``), and counted in the log;
+    a larger share of them than ``max_overlong_fraction``, or none left, fails naming the file."""
+    lengths = [n_tokens(row, tokenizer) for row in rendered]
+    kept = [row for row, n in zip(rendered, lengths) if n <= max_length]
+    overlong = len(rendered) - len(kept)
+    if not overlong:
+        return kept
+    summary = (f"{path}: {overlong} of {len(rendered)} rows are longer than training.max_length ({max_length} tokens; "
+               f"the longest has {max(lengths)})")
+    if not kept:
+        raise InputError(f"{summary}: no row is left to train on; raise max_length or shorten the data")
+    if overlong > max_overlong_fraction * len(rendered):
+        raise InputError(f"{summary}, more than training.max_overlong_fraction ({max_overlong_fraction:g}) allows; "
+                         "raise max_length, or that share to train on the rest")
+    log.warning("%s; dropped", summary)
+    return kept
+
+
+def load_sft_dataset(path: str | Path, tokenizer: Any, max_length: int, max_overlong_fraction: float) -> Any:
+    """The prepared rows rendered for SFTTrainer, those longer than ``max_length`` tokens dropped (``fitting_rows``)."""
     from datasets import Dataset  # heavy: only training needs it
 
-    return Dataset.from_list([render(row, tokenizer) for row in load_sft_rows(path)])
+    rendered = [render(row, tokenizer) for row in load_sft_rows(path)]
+    return Dataset.from_list(fitting_rows(path, rendered, tokenizer, max_length, max_overlong_fraction))

@@ -47,7 +47,7 @@ def teacher_files(model_dir: str | Path, prompts: str | Path, candidates_out: st
                   samples: int, reflection_pattern: str, trust_remote_code: bool = False,
                   **generation: Any) -> None:
     """Sample candidates for a JSONL of ``prompt``/``harmful`` rows and write candidates and traces."""
-    rows = read_jsonl(prompts, required=("prompt", "harmful"))
+    rows = read_jsonl(prompts, required=("prompt", "harmful"), text=("prompt",))
     candidates = sample_candidates(model_dir, rows, samples, trust_remote_code=trust_remote_code, **generation)
     write_jsonl(candidates_out, candidates)
     write_jsonl(traces_out, warmup_traces(candidates, reflection_pattern))

@@ -22,7 +22,32 @@ COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "ci_l
            "invalid", "truncated"]
 
 
-def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], path: str | Path) -> list[dict]:
+def expected_rows(prompts: str | Path, spec: dict[str, Any]) -> int:
+    """How many rows a score file of a benchmark holds: its prompts (those of its prepared file, ``prompts``)
+    times its ``num_samples``."""
+    return len({row["prompt_id"] for row in read_jsonl(prompts, required=("prompt_id",))}) * spec["num_samples"]
+
+
+def check_score_file(path: str | Path, rows: list[dict[str, Any]], field: str, expected: int) -> None:
+    """A score file must hold every row of its benchmark and only finite numbers: a file cut short (a
+    killed copy, a partial sync) would otherwise report a smaller ``n``, and a NaN would become a blank
+    cell. A null verdict is not a NaN: it is a judge reply that did not parse, counted ``invalid``."""
+    if len(rows) != expected:
+        raise InputError(f"{path}: {len(rows)} rows, but its benchmark's prompts times num_samples make "
+                         f"{expected}: the file is incomplete or stale; delete it and rerun to rescore")
+    for number, row in enumerate(rows, start=1):
+        for key in (field, "n_response_tokens", "n_reasoning_tokens"):
+            value = row[key]
+            if value is None and key == field:
+                continue
+            if isinstance(value, bool) or (isinstance(value, (int, float)) and math.isfinite(value)):
+                continue
+            raise InputError(f"{path}: row {number} (prompt_id {row['prompt_id']}): field '{key}' is {value!r}, "
+                             "not a finite number")
+
+
+def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], path: str | Path,
+               expected: int) -> list[dict]:
     """The benchmark's headline metric, the mean response and reasoning lengths, and pass@k for each ``pass_at_k``.
 
     Values are means over prompts of each prompt's mean over its samples, with a 95% bootstrap
@@ -31,13 +56,15 @@ def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], p
     ``truncated`` rows whose reasoning was cut off before it closed (scored: no answer, no refusal).
     When no row has a valid judgement the headline metric (and pass@k) is NaN with ``n`` 0 and
     every row counted ``invalid``: the run finishes and the table says the judge failed, rather
-    than one unusable judge stopping the whole grid's summary.
+    than one unusable judge stopping the whole grid's summary. A file without ``expected`` rows, or with
+    a non-finite number, is an error naming the file (``check_score_file``).
     """
     cls = scorer(spec)
     rows = read_jsonl(path, required=(cls.field, "n_response_tokens", "n_reasoning_tokens", "prompt_id",
                                       "truncated"))
     if not rows:
         raise InputError(f"{path}: no rows")
+    check_score_file(path, rows, cls.field, expected)
     scores = per_prompt(rows, cls.field)
     invalid = sum(r[cls.field] is None for r in rows)
     if not scores:
@@ -96,10 +123,13 @@ def _flatten(spec: dict[str, Any]) -> dict[str, Any]:
 
 def summarise(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]],
               specs: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """The tidy results table: ``entries`` are dicts with model, variant, benchmark and the path of a scored
-    JSONL; each row also carries its variant's parameters as columns (``specs``: resolved variants)."""
+    """The tidy results table: ``entries`` are dicts with model, variant, benchmark, the path of a scored
+    JSONL and that of the benchmark's prepared prompts (``prompts``, which say how many rows the scores
+    must have); each row also carries its variant's parameters as columns (``specs``: resolved variants)."""
+    expected = {e["benchmark"]: expected_rows(e["prompts"], benchmarks[e["benchmark"]]) for e in entries}
     records = [rec for e in entries
-               for rec in score_rows(e["model"], e["variant"], e["benchmark"], benchmarks[e["benchmark"]], e["path"])]
+               for rec in score_rows(e["model"], e["variant"], e["benchmark"], benchmarks[e["benchmark"]], e["path"],
+                                     expected[e["benchmark"]])]
     frame = pd.DataFrame.from_records(records, columns=COLUMNS)
     frame = frame.merge(variant_parameters(specs), on="variant", how="left", validate="many_to_one")
     return frame.sort_values(["model", "variant", "benchmark", "metric"], ignore_index=True)

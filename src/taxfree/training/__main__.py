@@ -10,6 +10,7 @@ import logging
 import torch
 
 from taxfree.core.gpus import pin_and_log_gpus
+from taxfree.core.lifetime import die_with_parent
 from taxfree.training.trainer import train
 
 
@@ -28,6 +29,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    # Every process, each rank of an `accelerate launch` too: none may outlive the job that started it.
+    die_with_parent()
     pin_and_log_gpus()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.threads:

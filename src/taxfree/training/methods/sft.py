@@ -92,7 +92,9 @@ class SFT(Method):
         custom = extension.trainer(spec, model, tokenizer) if extension else None
         trainer_class, extra = custom or (SFTTrainer, {})
         arguments = extension.arguments(spec) if extension else {}
-        return trainer_class(model=model, args=sft_arguments(spec["training"], output_dir, **arguments), train_dataset=load_sft_dataset(data, tokenizer),
+        training = spec["training"]
+        rows = load_sft_dataset(data, tokenizer, training["max_length"], training["max_overlong_fraction"])
+        return trainer_class(model=model, args=sft_arguments(training, output_dir, **arguments), train_dataset=rows,
                              processing_class=tokenizer, peft_config=peft, **extra)
 
 
