@@ -1,6 +1,7 @@
 """configs/paper.yaml: the LoRA-safety grid plans without network, with the paper's settings."""
 
 import re
+from pathlib import Path
 import subprocess
 import sys
 
@@ -55,20 +56,21 @@ def test_gpus_follow_the_method_and_the_model_size():
                      r"-m taxfree.training .* --out results/r1_qwen_7b/full/model", out)
     assert re.search(r"accelerate.commands.launch --config_file configs/accelerate/zero3.yaml --num_processes 8 "
                      r"-m taxfree.training .* --out results/r1_qwen_14b/full/model", out)
-    lora = re.search(r"Shell command: (\S+) -m taxfree.training .* --out results/r1_qwen_14b/lora_up_r1/model", out)
-    assert lora and lora.group(1) == sys.executable
+    lora = re.search(r"Shell command: exec \S+ -m taxfree.core.lifetime (\S+) -m taxfree.training .* "
+                     r"--out results/r1_qwen_14b/lora_up_r1/model", out)
+    assert lora and Path(lora.group(1)).parent == Path(sys.executable).parent
     assert '--load \'{"trust_remote_code": false, "dtype": "auto", "attn_implementation": "sdpa"}\'' in out
 
     def resources(rule, output):
         block = re.search(rf"rule {rule}:\n(?:    .*\n)*?    output: {re.escape(output)}\n(?:    .*\n)*?    resources: (.*)", out)
         return dict(re.findall(r"(\w+)=([^,]+)", block.group(1)))
 
-    full = resources("align", "results/r1_qwen_14b/full/model")
+    full = resources("align", "results/r1_qwen_14b/full/model/COMPLETE")
     assert full["gpu"] == "8" and int(full["mem_mb"]) > 30000 and int(full["runtime"]) >= 30
-    assert resources("align", "results/r1_qwen_14b/lora_all_r64/model")["gpu"] == "1"
+    assert resources("align", "results/r1_qwen_14b/lora_all_r64/model/COMPLETE")["gpu"] == "1"
     assert resources("score", "results/r1_qwen_7b/base/scores/strongreject.jsonl")["gpu"] == "1"
     assert resources("score", "results/r1_qwen_7b/base/scores/math500.jsonl")["gpu"] == "0"
     generate = resources("generate", "results/r1_qwen_14b/base/generations/math500.jsonl")
     assert generate["gpu"] == "1" and int(generate["runtime"]) > 600  # 4,000 samples of up to 32k tokens
     # A merge holds the tuned 14B and its W0 in bf16 in host memory: 2 x 29.5 GB.
-    assert int(resources("merge", "results/r1_qwen_14b/full_alpha0.5/model")["mem_mb"]) > 2 * 29500
+    assert int(resources("merge", "results/r1_qwen_14b/full_alpha0.5/model/COMPLETE")["mem_mb"]) > 2 * 29500

@@ -120,11 +120,13 @@ def validate_config(config: dict[str, Any]) -> None:
 def check_finite(value: Any, where: str = "") -> None:
     """Raise a ConfigError naming the first key anywhere under ``value`` that holds inf or NaN (YAML's
     ``.inf``, ``.nan``): JSON Schema's number bounds let them through, and training would run on them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"config key '{where}': {value} is not a finite number")
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, inner in items:
-        check_finite(inner, f"{where}.{key}" if where else str(key))
+    todo = [(where, value)]
+    while todo:  # a walk, not recursion: the error's traceback stays a line long
+        path, item = todo.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ConfigError(f"config key '{path}': {item} is not a finite number")
+        items = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        todo.extend((f"{path}.{key}" if path else str(key), inner) for key, inner in reversed(list(items)))
 
 
 def fill_defaults(schema: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
