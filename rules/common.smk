@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from taxfree.config.paths import Paths, local_source, svd_cache
-from taxfree.config.resolve import resolve_config, toyworld_pretrain
+from taxfree.config.resolve import epochs_evaluated, resolve_config, toyworld_pretrain
 from taxfree.config.schema import SCHEMA_PATH, definition
 from taxfree.core.models import load_options
 from taxfree.core.plan import GridResources
@@ -31,6 +31,8 @@ GEOMETRY = config["geometry"]
 TOY_SPLITS = definition("toyworld_split")["enum"]
 TRAINED = [name for name, v in VARIANTS.items() if v.method.trains]
 MERGED = [name for name, v in VARIANTS.items() if v.spec["method"] == "merge"]
+# Variants whose every epoch's model is evaluated (training.evaluate_checkpoints).
+EPOCH_VARIANTS = [name for name in TRAINED if epochs_evaluated(SPECS[name])]
 UPDATED = [name for name, v in VARIANTS.items() if v.spec["method"] != "none"]
 SSAH_VARIANTS = [name for name, spec in SPECS.items() if "ssah" in spec]
 VARIANTS_OF = {
@@ -56,6 +58,7 @@ wildcard_constraints:
     benchmark=alternation(BENCHMARKS),
     dataset=alternation(DATASETS),
     ablation=alternation(ABLATIONS),
+    epoch=r"\d+",
 
 
 def script_code(name):
@@ -150,8 +153,8 @@ def training_code(spec):
 
 TRAIN_CMD = (
     "{params.launcher} -m taxfree.training --base {input.base} --data {input.data} --spec {params.spec:q}"
-    " --out {output} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
-    " > {log} 2>&1"
+    " --out {output[0]} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
+    " {params.epochs} > {log} 2>&1"
 )
 
 
@@ -181,6 +184,18 @@ def score_entries():
         for m in MODELS
         for v in VARIANTS_OF[m]
         for b in BENCHMARKS
+    ]
+
+
+def epoch_score_entries():
+    """Each evaluated epoch's score files: (model, variant, epoch, benchmark, path)."""
+    return [
+        {"model": m, "variant": v, "epoch": e, "benchmark": b, "path": PATHS.epoch_scores(m, v, e, b)}
+        for m in MODELS
+        for v in VARIANTS_OF[m]
+        if v in EPOCH_VARIANTS
+        for e in epochs_evaluated(SPECS[v])
+        for b in SPECS[v]["training"]["evaluate_checkpoints"]
     ]
 
 
@@ -232,6 +247,8 @@ def final_outputs():
         *geometry_outputs(),
         PATHS.result("reasoning_tokens.csv"),
     ]
+    if EPOCH_VARIANTS:
+        outputs += rules.figure_epochs.output
     if "downstream" in config["figures"]:
         outputs += rules.figure_downstream.output
     return outputs + [

@@ -20,6 +20,7 @@ rule pretrain_toy:
         launcher=PYTHON,
         load=lambda wildcards: json.dumps(model_load(wildcards)),
         checkpoint_dir=lambda wildcards: PATHS.base_checkpoints(wildcards.model),
+        epochs="",
         code=training_code(toyworld_pretrain(config)),
     shell:
         TRAIN_CMD
@@ -35,7 +36,7 @@ rule align:
     log:
         "logs/align/{model}/{variant}.log",
     wildcard_constraints:
-        variant=alternation(TRAINED),
+        variant=alternation([v for v in TRAINED if v not in EPOCH_VARIANTS]),
     conda:
         "../envs/training.yaml"
     threads: config["resources"]["train_threads"]
@@ -50,9 +51,29 @@ rule align:
         checkpoint_dir=lambda wildcards: PATHS.checkpoints(
             wildcards.model, wildcards.variant
         ),
+        epochs="",
         code=lambda wildcards: training_code(SPECS[wildcards.variant]),
     shell:
         TRAIN_CMD
+
+
+# The same training, which also writes every epoch's model for the epoch rules of evaluate.smk.
+use rule align as align_epochs with:
+    output:
+        directory(PATHS.trained_model("{model}", "{variant}")),
+        directory(PATHS.epoch_models("{model}", "{variant}")),
+    wildcard_constraints:
+        variant=alternation(EPOCH_VARIANTS),
+    params:
+        spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
+        launcher=train_launcher,
+        load=lambda wildcards: json.dumps(model_load(wildcards)),
+        checkpoint_dir=lambda wildcards: PATHS.checkpoints(
+            wildcards.model, wildcards.variant
+        ),
+        epochs=lambda wildcards: "--epochs-dir "
+        + PATHS.epoch_models(wildcards.model, wildcards.variant),
+        code=lambda wildcards: training_code(SPECS[wildcards.variant]),
 
 
 rule merge:
