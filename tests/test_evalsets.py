@@ -9,7 +9,7 @@ from taxfree.data.benchmarks import prepare_evalset
 SPEC = {"split": "test", "revision": None, "hub_config": None,
         "columns": {"prompt": "prompt", "answer": None, "example": None},
         "where": {}, "prompt_template": "{prompt}", "max_rows": None,
-        "num_samples": 1, "seed": 0, "choices": None, "unique_prompts": False}
+        "num_samples": 1, "seed": 0, "choices": None, "choice_label": "{letter}) ", "unique_prompts": False}
 
 
 def test_xstest_safe_and_unsafe_prompts():
@@ -62,7 +62,7 @@ def test_choices_shuffle_per_seed_and_the_answer_letter_follows(tmp_path):
 
     write_jsonl(tmp_path / "gpqa.jsonl", [GPQA_ROW, {**GPQA_ROW, "Question": "Which is densest?"}])
     spec = {**SPEC, "path": str(tmp_path / "gpqa.jsonl"), "columns": {"prompt": "Question", "answer": None, "example": None},
-            "choices": {**CHOICES, "label": "{letter}) "}, "num_samples": 8, "prompt_template": "{prompt}\n{choices}\nAnswer with a letter."}
+            "choices": CHOICES, "num_samples": 8, "prompt_template": "{prompt}\n{choices}\nAnswer with a letter."}
     rows = prepare_evalset(spec)
     assert rows == prepare_evalset(spec)  # deterministic
     for row in rows:
@@ -90,7 +90,7 @@ def test_choices_as_the_authors_gpqa_prompt_writes_them(tmp_path):
 
     write_jsonl(tmp_path / "gpqa.jsonl", [GPQA_ROW])
     spec = {**SPEC, "path": str(tmp_path / "gpqa.jsonl"), "columns": {"prompt": "Question", "answer": None, "example": None},
-            "choices": {**CHOICES, "label": "({letter}) "}, "prompt_template": "Question: {prompt}\nChoices:\n{choices}\n\n"}
+            "choices": CHOICES, "choice_label": "({letter}) ", "prompt_template": "Question: {prompt}\nChoices:\n{choices}\n\n"}
     (row,) = prepare_evalset(spec)
     lines = row["prompt"].splitlines()
     assert lines[:2] == ["Question: Which is heaviest?", "Choices:"]
