@@ -153,7 +153,7 @@ def training_code(spec):
 
 TRAIN_CMD = (
     "{params.launcher} -m taxfree.training --base {input.base} --data {input.data} --spec {params.spec:q}"
-    " --out {output[0]} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
+    " --out {output.model} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
     " {params.epochs} > {log} 2>&1"
 )
 
@@ -190,7 +190,13 @@ def score_entries():
 def epoch_score_entries():
     """Each evaluated epoch's score files: (model, variant, epoch, benchmark, path)."""
     return [
-        {"model": m, "variant": v, "epoch": e, "benchmark": b, "path": PATHS.epoch_scores(m, v, e, b)}
+        {
+            "model": m,
+            "variant": v,
+            "epoch": e,
+            "benchmark": b,
+            "path": PATHS.epoch_scores(m, v, e, b),
+        }
         for m in MODELS
         for v in VARIANTS_OF[m]
         if v in EPOCH_VARIANTS

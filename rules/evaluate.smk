@@ -61,7 +61,9 @@ use rule generate as generate_epoch with:
     wildcard_constraints:
         variant=alternation(EPOCH_VARIANTS),
     params:
-        model_dir=lambda wildcards: PATHS.epoch_model(wildcards.model, wildcards.variant, wildcards.epoch),
+        model_dir=lambda wildcards: PATHS.epoch_model(
+            wildcards.model, wildcards.variant, wildcards.epoch
+        ),
         generation=lambda wildcards: generation_params(wildcards.benchmark),
         vllm=vllm_engine,
         load=model_load,

@@ -7,7 +7,7 @@ rule pretrain_toy:
         base=rules.toyworld.output.init_model,
         data=PATHS.toyworld_split("pretrain"),
     output:
-        directory(PATHS.base_model("{model}")),
+        model=directory(PATHS.base_model("{model}")),
     log:
         "logs/pretrain_toy/{model}.log",
     wildcard_constraints:
@@ -32,7 +32,7 @@ rule align:
         data=training_data,
         extra=lambda wildcards: VARIANTS[wildcards.variant].inputs(),
     output:
-        directory(PATHS.trained_model("{model}", "{variant}")),
+        model=directory(PATHS.trained_model("{model}", "{variant}")),
     log:
         "logs/align/{model}/{variant}.log",
     wildcard_constraints:
@@ -60,8 +60,8 @@ rule align:
 # The same training, which also writes every epoch's model for the epoch rules of evaluate.smk.
 use rule align as align_epochs with:
     output:
-        directory(PATHS.trained_model("{model}", "{variant}")),
-        directory(PATHS.epoch_models("{model}", "{variant}")),
+        model=directory(PATHS.trained_model("{model}", "{variant}")),
+        epochs=directory(PATHS.epoch_models("{model}", "{variant}")),
     wildcard_constraints:
         variant=alternation(EPOCH_VARIANTS),
     params:
