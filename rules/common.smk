@@ -187,22 +187,46 @@ def score_entries():
     ]
 
 
+def scored_start(model, variant):
+    """The variant whose scores are those of the model ``variant`` trains from: its `from` variant, else a
+    variant that trains nothing (the base model); None when the grid scores no such variant.
+    """
+    parent = VARIANTS[variant].parent
+    if parent is not None:
+        return parent
+    untrained = [v for v in VARIANTS_OF[model] if SPECS[v]["method"] == "none"]
+    return untrained[0] if untrained else None
+
+
 def epoch_score_entries():
-    """Each evaluated epoch's score files: (model, variant, epoch, benchmark, path)."""
-    return [
-        {
-            "model": m,
-            "variant": v,
-            "epoch": e,
-            "benchmark": b,
-            "path": PATHS.epoch_scores(m, v, e, b),
-        }
-        for m in MODELS
-        for v in VARIANTS_OF[m]
-        if v in EPOCH_VARIANTS
-        for e in epochs_evaluated(SPECS[v])
-        for b in SPECS[v]["training"]["evaluate_checkpoints"]
-    ]
+    """Each evaluated epoch's score files: (model, variant, epoch, benchmark, path); epoch 0 is the model the
+    variant trains from, read from its ordinary scores where the grid has them."""
+    entries = []
+    for m in MODELS:
+        for v in [v for v in VARIANTS_OF[m] if v in EPOCH_VARIANTS]:
+            start = scored_start(m, v)
+            for b in SPECS[v]["training"]["evaluate_checkpoints"]:
+                if start is not None:
+                    entries.append(
+                        {
+                            "model": m,
+                            "variant": v,
+                            "epoch": 0,
+                            "benchmark": b,
+                            "path": PATHS.scores(m, start, b),
+                        }
+                    )
+                entries += [
+                    {
+                        "model": m,
+                        "variant": v,
+                        "epoch": e,
+                        "benchmark": b,
+                        "path": PATHS.epoch_scores(m, v, e, b),
+                    }
+                    for e in epochs_evaluated(SPECS[v])
+                ]
+    return entries
 
 
 def model_dirs():

@@ -88,6 +88,9 @@ def test_default_run_plans_the_epoch_jobs():
     assert counts["figure_epochs"] == "1"
     assert "--epochs-dir results/toy/full/epochs" in proc.stdout
     assert "output: results/toy/lora_r1_up/by_epoch/3/scores/toy_harmful.jsonl" in proc.stdout
+    # Epoch 0 is the model a variant starts from: the base model's ordinary scores, no extra job.
+    inputs = re.search(r"rule aggregate_epochs:\n    input: (.*)", proc.stdout).group(1).split(", ")
+    assert "results/toy/base/scores/toy_harmful.jsonl" in inputs and len(inputs) == 2 * 2 * (5 + 1)
 
 
 def scored(path, values):

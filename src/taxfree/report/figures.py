@@ -110,7 +110,11 @@ def epochs(table: pd.DataFrame, outs: Sequence[str | Path]) -> None:
     with 95% intervals as bands: where along training the safety tax appears."""
     table = headline(table).sort_values("epoch")
     panels = list(table[["model", "benchmark", "metric"]].drop_duplicates().itertuples(index=False))
-    colors = {variant: f"C{i % 10}" for i, variant in enumerate(dict.fromkeys(table["variant"]))}
+    variants = list(dict.fromkeys(table["variant"]))
+    colors = {variant: f"C{i % 10}" for i, variant in enumerate(variants)}
+    # Variants that score the same (common at 0 and 1) are drawn side by side, each with its own marker.
+    dodge = {variant: 0.08 * (i - (len(variants) - 1) / 2) for i, variant in enumerate(variants)}
+    markers = dict(zip(variants, "osD^vP*X" * len(variants)))
     columns = min(len(panels), 3)
     rows = -(-len(panels) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows + 0.6), dpi=150, squeeze=False,
@@ -118,10 +122,11 @@ def epochs(table: pd.DataFrame, outs: Sequence[str | Path]) -> None:
     for ax, (model, benchmark, metric) in zip(axes.flat, panels):
         rows_of = table[(table["model"] == model) & (table["benchmark"] == benchmark) & (table["metric"] == metric)]
         for variant, line in rows_of.groupby("variant", sort=False):
-            ax.fill_between(line["epoch"], line["ci_low"], line["ci_high"], color=colors[variant], alpha=0.15, lw=0)
-            ax.plot(line["epoch"], line["value"], marker="o", ms=3, color=colors[variant], label=variant)
+            x = line["epoch"] + dodge[variant]
+            ax.fill_between(x, line["ci_low"], line["ci_high"], color=colors[variant], alpha=0.15, lw=0)
+            ax.plot(x, line["value"], marker=markers[variant], ms=4, color=colors[variant], label=variant)
         ax.set_title(f"{model}: {benchmark}", fontsize=9)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch (0: the model it starts from)" if (rows_of["epoch"] == 0).any() else "epoch")
         ax.set_ylabel(metric)
         ax.set_xticks(sorted(rows_of["epoch"].unique()))
         ax.set_ylim(-0.05, 1.05)
