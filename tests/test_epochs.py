@@ -80,7 +80,9 @@ def test_default_run_plans_the_epoch_jobs():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p"], cwd=REPO, capture_output=True, text=True)
+    # --forceall: plan every job whatever a local run has already made.
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--forceall"], cwd=REPO, capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M))
     # full and lora_r1_up, 5 epochs each, on toy_reasoning and toy_harmful.
