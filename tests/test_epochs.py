@@ -48,6 +48,36 @@ def test_every_epoch_is_exported_as_a_loadable_adapter(tmp_path, toy_base, toy_s
     assert not (tmp_path / "checkpoints").exists()  # exports moved out, checkpoints gone as usual
 
 
+def test_a_resumed_run_keeps_the_epochs_it_had_exported(tmp_path, toy_base, toy_splits, monkeypatch):
+    """Killed after epoch 1's checkpoint: the rerun resumes from it and epoch 1's export is the first run's."""
+    from taxfree.training import trainer as training
+
+    torch.set_num_threads(1)
+    data = tmp_path / "data.jsonl"
+    write_jsonl(data, toy_splits["refusal"][:16])
+    out, epochs, checkpoints = tmp_path / "model", tmp_path / "epochs", tmp_path / "checkpoints"
+    export = training.EpochExport.on_epoch_end
+
+    def dies_in_epoch_2(self, args, state, control, **kwargs):
+        if round(state.epoch) == 2:
+            raise KeyboardInterrupt("preempted")
+        return export(self, args, state, control, **kwargs)
+
+    monkeypatch.setattr(training.EpochExport, "on_epoch_end", dies_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(toy_base, data, lora_spec(3), out, checkpoints, {}, epochs)
+    first = checkpoints / "epochs" / "1" / "model" / "adapter_model.safetensors"
+    first_bytes, first_inode = first.read_bytes(), first.stat().st_ino
+    assert not epochs.exists() and not out.exists()
+
+    monkeypatch.setattr(training.EpochExport, "on_epoch_end", export)
+    training.train(toy_base, data, lora_spec(3), out, checkpoints, {}, epochs)
+    assert sorted(p.name for p in epochs.iterdir()) == ["1", "2", "3"]
+    kept = epochs / "1" / "model" / "adapter_model.safetensors"
+    # The same file, moved, not epoch 1 trained and written again.
+    assert kept.read_bytes() == first_bytes and kept.stat().st_ino == first_inode
+
+
 def toy_config(**training):
     import yaml
 
