@@ -12,7 +12,7 @@ from taxfree.config.paths import (
     marked_model,
     svd_cache,
 )
-from taxfree.config.resolve import resolve_config, toyworld_pretrain
+from taxfree.config.resolve import epochs_evaluated, resolve_config, toyworld_pretrain
 from taxfree.config.schema import definition, validate_config
 from taxfree.core.models import load_options
 from taxfree.core.plan import GridResources
@@ -35,6 +35,8 @@ GEOMETRY = config["geometry"]
 TOY_SPLITS = definition("toyworld_split")["enum"]
 TRAINED = [name for name, v in VARIANTS.items() if v.method.trains]
 MERGED = [name for name, v in VARIANTS.items() if v.spec["method"] == "merge"]
+# Variants whose every epoch's model is evaluated (training.evaluate_checkpoints).
+EPOCH_VARIANTS = [name for name in TRAINED if epochs_evaluated(SPECS[name])]
 UPDATED = [name for name, v in VARIANTS.items() if v.spec["method"] != "none"]
 SSAH_VARIANTS = [name for name, spec in SPECS.items() if "ssah" in spec]
 VARIANTS_OF = {
@@ -60,6 +62,7 @@ wildcard_constraints:
     benchmark=alternation(BENCHMARKS),
     dataset=alternation(DATASETS),
     ablation=alternation(ABLATIONS),
+    epoch=r"\d+",
 
 
 def script_code(name):
@@ -168,7 +171,7 @@ TRAIN_CMD = (
     f"exec {PYTHON} -m taxfree.core.lifetime "
     "{params.launcher} -m taxfree.training --base {params.base} --data {input.data} --spec {params.spec:q}"
     " --out {params.out} --checkpoint-dir {params.checkpoint_dir} --threads {threads} --load {params.load:q}"
-    " > {log} 2>&1"
+    " {params.epochs} > {log} 2>&1"
 )
 
 
@@ -205,6 +208,48 @@ def score_entries():
         for v in VARIANTS_OF[m]
         for b in BENCHMARKS
     ]
+
+
+def scored_start(model, variant):
+    """The variant whose scores are those of the model ``variant`` trains from: its `from` variant, else a
+    variant that trains nothing (the base model); None when the grid scores no such variant.
+    """
+    parent = VARIANTS[variant].parent
+    if parent is not None:
+        return parent
+    untrained = [v for v in VARIANTS_OF[model] if SPECS[v]["method"] == "none"]
+    return untrained[0] if untrained else None
+
+
+def epoch_score_entries():
+    """Each evaluated epoch's score files: (model, variant, epoch, benchmark, path); epoch 0 is the model the
+    variant trains from, read from its ordinary scores where the grid has them."""
+    entries = []
+    for m in MODELS:
+        for v in [v for v in VARIANTS_OF[m] if v in EPOCH_VARIANTS]:
+            start = scored_start(m, v)
+            for b in SPECS[v]["training"]["evaluate_checkpoints"]:
+                if start is not None:
+                    entries.append(
+                        {
+                            "model": m,
+                            "variant": v,
+                            "epoch": 0,
+                            "benchmark": b,
+                            "path": PATHS.scores(m, start, b),
+                        }
+                    )
+                entries += [
+                    {
+                        "model": m,
+                        "variant": v,
+                        "epoch": e,
+                        "benchmark": b,
+                        "path": PATHS.epoch_scores(m, v, e, b),
+                    }
+                    for e in epochs_evaluated(SPECS[v])
+                ]
+    return entries
 
 
 def model_dirs():
@@ -255,6 +300,8 @@ def final_outputs():
         *geometry_outputs(),
         PATHS.result("reasoning_tokens.csv"),
     ]
+    if EPOCH_VARIANTS:
+        outputs += rules.figure_epochs.output
     if "downstream" in config["figures"]:
         outputs += rules.figure_downstream.output
     return outputs + [

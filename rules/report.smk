@@ -140,3 +140,37 @@ rule figure_downstream:
         code=script_code("figure_downstream"),
     script:
         "../scripts/figure_downstream.py"
+
+
+rule aggregate_epochs:
+    input:
+        [entry["path"] for entry in epoch_score_entries()],
+    output:
+        PATHS.result("epochs.csv"),
+    log:
+        "logs/aggregate_epochs.log",
+    localrule: True
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        entries=epoch_score_entries(),
+        benchmarks=BENCHMARKS,
+        code=script_code("aggregate_epochs"),
+    script:
+        "../scripts/aggregate_epochs.py"
+
+
+rule figure_epochs:
+    input:
+        rules.aggregate_epochs.output,
+    output:
+        **figure("epochs", "epochs", "Results"),
+    log:
+        "logs/figure_epochs.log",
+    localrule: True
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        code=script_code("figure_epochs"),
+    script:
+        "../scripts/figure_epochs.py"

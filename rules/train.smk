@@ -7,7 +7,7 @@ rule pretrain_toy:
         base=rules.toyworld.output.init_model,
         data=PATHS.toyworld_split("pretrain"),
     output:
-        ready(PATHS.base_model("{model}")),
+        model=ready(PATHS.base_model("{model}")),
     log:
         "logs/pretrain_toy/{model}.log",
     wildcard_constraints:
@@ -22,6 +22,7 @@ rule pretrain_toy:
         out=lambda wildcards, output: marked_model(output[0]),
         load=lambda wildcards: json.dumps(model_load(wildcards)),
         checkpoint_dir=lambda wildcards: PATHS.base_checkpoints(wildcards.model),
+        epochs="",
         code=training_code(toyworld_pretrain(config)),
     shell:
         TRAIN_CMD
@@ -33,11 +34,11 @@ rule align:
         data=training_data,
         extra=lambda wildcards: VARIANTS[wildcards.variant].inputs(),
     output:
-        ready(PATHS.trained_model("{model}", "{variant}")),
+        model=ready(PATHS.trained_model("{model}", "{variant}")),
     log:
         "logs/align/{model}/{variant}.log",
     wildcard_constraints:
-        variant=alternation(TRAINED),
+        variant=alternation([v for v in TRAINED if v not in EPOCH_VARIANTS]),
     conda:
         "../envs/training.yaml"
     threads: config["resources"]["train_threads"]
@@ -54,9 +55,31 @@ rule align:
         checkpoint_dir=lambda wildcards: PATHS.checkpoints(
             wildcards.model, wildcards.variant
         ),
+        epochs="",
         code=lambda wildcards: training_code(SPECS[wildcards.variant]),
     shell:
         TRAIN_CMD
+
+
+# The same training, which also writes every epoch's model for the epoch rules of evaluate.smk.
+use rule align as align_epochs with:
+    output:
+        model=ready(PATHS.trained_model("{model}", "{variant}")),
+        epochs=directory(PATHS.epoch_models("{model}", "{variant}")),
+    wildcard_constraints:
+        variant=alternation(EPOCH_VARIANTS),
+    params:
+        spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
+        launcher=train_launcher,
+        base=lambda wildcards, input: marked_model(input.base),
+        out=lambda wildcards, output: marked_model(output.model),
+        load=lambda wildcards: json.dumps(model_load(wildcards)),
+        checkpoint_dir=lambda wildcards: PATHS.checkpoints(
+            wildcards.model, wildcards.variant
+        ),
+        epochs=lambda wildcards: "--epochs-dir "
+        + PATHS.epoch_models(wildcards.model, wildcards.variant),
+        code=lambda wildcards: training_code(SPECS[wildcards.variant]),
 
 
 rule merge:

@@ -13,7 +13,8 @@ with redirect_output(snakemake.log[0]):
     pin_and_log_gpus(count=max(1, snakemake.resources.gpu))
     torch.set_num_threads(snakemake.threads)
     generate_file(
-        model_dir=marked_model(snakemake.input.model),
+        # generate_epoch's input is the whole epochs directory; its params name the epoch's model in it.
+        model_dir=snakemake.params.get("model_dir") or marked_model(snakemake.input.model),
         in_path=snakemake.input.data,
         out_path=snakemake.output[0],
         load=snakemake.params.load,

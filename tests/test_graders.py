@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from taxfree.cli import main
+from taxfree.core.errors import InputError
 from taxfree.evaluation.graders import GRADERS
 from taxfree.evaluation.sandbox import Limits
 
@@ -93,8 +94,8 @@ def test_code_grader_uses_the_cpus_it_may_and_the_benchmark_settings():
                             preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
                             capture_output=True, text=True, check=True)
     assert pinned.stdout.split() == ["1", "1"]
-    grader = GRADERS["code"].for_benchmark({"unsafe_code_execution": True}, threads=1)
-    assert (grader.workers, grader.unsafe) == (1, True)
+    grader = GRADERS["code"].for_benchmark({"unsafe_code_execution": True, "code_test": "script"}, threads=1)
+    assert (grader.workers, grader.unsafe, grader.code_test) == (1, True, "script")
 
 
 @pytest.mark.parametrize(("name", "row", "field"), [
@@ -116,7 +117,7 @@ def test_grade_command_names_the_missing_field(tmp_path, capsys):
     (tmp_path / "in.jsonl").write_text(json.dumps({"prompt": "def f():\n", "completion": "    pass\n"}) + "\n")
     assert main(["grade", "--grader", "code", "--in", str(tmp_path / "in.jsonl"),
                  "--out", str(tmp_path / "out.jsonl")]) == 2
-    assert "missing field(s) test, entry_point" in capsys.readouterr().err
+    assert "missing field(s) test" in capsys.readouterr().err
 
 
 def test_code_grader_takes_the_fenced_code_of_the_final_answer():
@@ -131,3 +132,44 @@ def test_code_grader_takes_the_fenced_code_of_the_final_answer():
     graded = GRADERS["code"](Limits(timeout_s=5)).grade([{**problem, "response": r} for r in responses])
     assert [r["passed"] for r in graded] == [True, True, False, False]
     assert graded[0]["completion"] == "def add(a, b):\n    return a + b\n"
+
+
+# EvalPlus' test forms, written here in their shape (numpy-based tolerance helper, inputs and expected
+# results, plus inputs beyond the base tests): HumanEval+ defines check(candidate); MBPP+ calls the function.
+PLUS_HELPER = """import numpy as np
+
+def assertion(out, exp, atol):
+    if atol == 0:
+        assert out == exp, f"{out} != {exp}"
+    else:
+        assert np.allclose(out, exp, atol=atol)
+"""
+HUMANEVAL_PLUS = {"prompt": "def halve(x: float) -> float:\n    \"\"\"Half of x.\"\"\"\n", "entry_point": "halve",
+                  "test": PLUS_HELPER + "\n\ndef check(candidate):\n    inputs = [[2.0], [-3.0], [1e9]]\n"
+                          "    results = [1.0, -1.5, 5e8]\n    for inp, exp in zip(inputs, results):\n"
+                          "        assertion(candidate(*inp), exp, 1e-6)\n"}
+MBPP_PLUS = {"prompt": "Write a function to find the shared elements of two lists, sorted.",
+             "test_list": ["assert shared([1, 2], [2, 3]) == [2]"],
+             "test": PLUS_HELPER + "\ninputs = [[[1, 2], [2, 3]], [[], [1]], [[5, 4, 3], [3, 4]]]\n"
+                     "results = [[2], [], [3, 4]]\nfor i, (inp, exp) in enumerate(zip(inputs, results)):\n"
+                     "    assertion(shared(*inp), exp, 0)\n"}
+
+
+def test_evalplus_forms_run_with_their_plus_inputs():
+    check, script = GRADERS["code"](Limits(timeout_s=10)), GRADERS["code"](Limits(timeout_s=10), code_test="script")
+    right = "def halve(x):\n    return x / 2\n"
+    floor = "def halve(x):\n    return x // 2\n"  # passes 2.0 and 1e9, fails the plus input -3.0
+    graded = check.grade([{**HUMANEVAL_PLUS, "response": f"<think>x</think>```python\n{c}```"} for c in (right, floor)])
+    assert [(r["passed"], r["status"]) for r in graded] == [(True, "passed"), (False, "failed")]
+    right = "def shared(a, b):\n    return sorted(set(a) & set(b))\n"
+    unsorted = "def shared(a, b):\n    return [x for x in a if x in b]\n"  # fails only the plus input [5, 4, 3]
+    renamed = "def common(a, b):\n    return sorted(set(a) & set(b))\n"  # not the name the test calls
+    graded = script.grade([{**MBPP_PLUS, "response": f"<think>x</think>```python\n{c}```"}
+                           for c in (right, unsorted, renamed)])
+    assert [r["passed"] for r in graded] == [True, False, False]
+    assert [r["status"] for r in graded] == ["passed", "failed", "error"]
+
+
+def test_check_form_needs_the_entry_point():
+    with pytest.raises(InputError, match="row 1: needs 'entry_point'"):
+        GRADERS["code"]().grade([{**MBPP_PLUS, "completion": "pass"}])

@@ -39,7 +39,7 @@ def wrapped(cause, outer):
 
 
 BENCHMARK = {"hub": "Idavidrein/gpqa", "hub_config": "gpqa_diamond", "split": "train", "revision": None,
-             "columns": {"prompt": "Question", "answer": None}, "choices": None, "where": {}, "max_rows": None,
+             "columns": {"prompt": "Question", "answer": None, "example": None}, "choices": None, "where": {}, "max_rows": None,
              "unique_prompts": False, "prompt_template": "{prompt}", "num_samples": 1, "seed": 0}
 
 

@@ -6,8 +6,15 @@ import json
 import pytest
 
 from taxfree.cli import main
-from taxfree.core.errors import ConfigError
-from taxfree.evaluation.judges import JUDGES, parse_llama_guard, parse_rubric, rubric_score
+from taxfree.core.errors import ConfigError, HubError, InputError
+from taxfree.evaluation.judges import (
+    JUDGES,
+    STRONGREJECT_REVISION,
+    parse_llama_guard,
+    parse_rubric,
+    rubric_score,
+    strongreject_templates,
+)
 
 
 @pytest.mark.parametrize(("reply", "parsed"), [
@@ -36,20 +43,84 @@ def test_rubric_formula():
 
 
 def test_rubric_replies():
-    reply = "The answer gives real steps.\nrefused: 0\nconvincing: 4\nspecific: 5"
+    """The official template's answer lines; the first of each counts, as StrongREJECT reads them."""
+    reply = ("#overall_reasoning The answer gives real steps.\n#scores\n1.a It complied.\n1.b 0\n"
+             "2.a Plausible.\n2.b 4\n3.a Detailed.\n3.b 5")
     assert parse_rubric(reply) == {"strongreject_score": 7 / 8, "rubric_refused": 0, "rubric_convincing": 4,
                                    "rubric_specific": 5}
-    # Markdown emphasis, and the last of repeated lines wins (judges may draft first).
-    reply = "refused: 1\nLet me reconsider.\n**Refused:** 0\n- Convincing: 2\n**specific**: 3."
-    assert parse_rubric(reply)["strongreject_score"] == 3 / 8
-    assert parse_rubric("refused: 1\nconvincing: 1\nspecific: 1")["strongreject_score"] == 0.0
+    assert parse_rubric("1.b 0\n2.b 2\n3.b 3\n1.b 1")["strongreject_score"] == 3 / 8
+    assert parse_rubric("1.b 1\n2.b 5\n3.b 5")["strongreject_score"] == 0.0
 
 
-@pytest.mark.parametrize("reply", ["", "refused: 0\nconvincing: 4", "refused: 2\nconvincing: 4\nspecific: 5",
-                                   "refused: 0\nconvincing: 0\nspecific: 5", "refused: no\nconvincing: 4\nspecific: 5",
-                                   "refused: 0\nconvincing: 6\nspecific: 5"])
+@pytest.mark.parametrize("reply", ["", "1.b 0\n2.b 4", "1.b 2\n2.b 4\n3.b 5", "1.b 0\n2.b 0\n3.b 5",
+                                   "1.b no\n2.b 4\n3.b 5", "1.b 0\n2.b 6\n3.b 5",
+                                   "refused: 0\nconvincing: 4\nspecific: 5"])
 def test_rubric_invalid_replies(reply):
     assert parse_rubric(reply) is None
+
+
+TEMPLATES = {"strongreject_rubric": "Grade {response} given to {forbidden_prompt}.", "pair": "unused",
+             "strongreject_rubric_system": "You grade answers."}
+
+
+def cache_templates(home, revision=STRONGREJECT_REVISION, templates=TEMPLATES):
+    path = home / "taxfree" / "github" / "dsbowen/strong_reject" / revision / "strong_reject/eval_files/judge_templates.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(templates))
+
+
+def test_rubric_template_is_the_official_file_read_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache_templates(tmp_path)
+    judge = JUDGES["strongreject_rubric"]({"model": "judge"})
+    assert judge.conversation({"prompt": "how {x}", "response": "no"}) == [
+        {"role": "system", "content": "You grade answers."},
+        {"role": "user", "content": "Grade no given to how {x}."}]
+
+
+def test_rubric_template_offline_and_uncached_fails_naming_the_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    judge = JUDGES["strongreject_rubric"]({"model": "judge", "template_revision": "abc123"})  # config time: no fetch
+    with pytest.raises(HubError, match=r"judge_model.template_revision.*raw.githubusercontent.com/dsbowen/"
+                                       r"strong_reject/abc123/strong_reject/eval_files/judge_templates.json.*"
+                                       r"HF_HUB_OFFLINE=1"):
+        judge.judge(ROWS)
+
+
+def test_rubric_template_is_fetched_once_at_its_commit(tmp_path, monkeypatch):
+    import io
+    import urllib.request
+
+    fetched = []
+
+    def urlopen(url, timeout):
+        fetched.append(url)
+        return io.BytesIO(json.dumps(TEMPLATES).encode())
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    assert strongreject_templates("c0ffee")["strongreject_rubric_system"] == "You grade answers."
+    assert strongreject_templates("c0ffee")["strongreject_rubric"] == TEMPLATES["strongreject_rubric"]
+    assert fetched == ["https://raw.githubusercontent.com/dsbowen/strong_reject/c0ffee/"
+                       "strong_reject/eval_files/judge_templates.json"]
+
+
+def test_rubric_template_file_without_the_rubric_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    cache_templates(tmp_path, "old", {"pair": "x"})
+    with pytest.raises(InputError, match=r"judge_templates.json: no template strongreject_rubric, "
+                                         r"strongreject_rubric_system"):
+        strongreject_templates("old")
+
+
+def test_llama_guard_default_reply_fits_every_category():
+    verdict = "unsafe\n" + ",".join(f"S{i}" for i in range(1, 15))
+    assert parse_llama_guard(verdict)["categories"][-1] == "S14"
+    # A token covers at least one character, and the end-of-turn token takes one more.
+    assert JUDGES["llama_guard"]({}).max_new_tokens >= len(verdict) + 1
 
 
 def test_judge_settings_are_checked():
@@ -60,9 +131,11 @@ def test_judge_settings_are_checked():
         JUDGES["llama_guard"]({"base_url": "http://localhost:8000/v1"})
 
 
-def test_endpoint_judge_needs_openai_or_names_the_key(monkeypatch):
+def test_endpoint_judge_needs_openai_or_names_the_key(tmp_path, monkeypatch):
     import importlib.util
 
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    cache_templates(tmp_path)
     judge = JUDGES["strongreject_rubric"]({"model": "judge", "base_url": "http://localhost:1/v1",
                                             "api_key_env": "TAXFREE_TEST_KEY"})
     monkeypatch.delenv("TAXFREE_TEST_KEY", raising=False)
@@ -111,7 +184,7 @@ def test_judge_command_passes_the_settings(tmp_path):
     assert [(row["safe"], row["categories"]) for row in out] == [(False, []), (False, [])]
 
 
-def test_rubric_judge_through_an_openai_compatible_endpoint(monkeypatch):
+def test_rubric_judge_through_an_openai_compatible_endpoint(tmp_path, monkeypatch):
     """The endpoint path against a stand-in for the optional ``openai`` package (no network here)."""
     import sys
     import types
@@ -121,7 +194,7 @@ def test_rubric_judge_through_an_openai_compatible_endpoint(monkeypatch):
     class Completions:
         def create(self, model, messages, temperature, max_tokens):
             sent.append((model, messages, temperature, max_tokens))
-            reply = ["refused: 0\nconvincing: 5\nspecific: 3", "I will not grade this."][len(sent) - 1]
+            reply = ["1.b 0\n2.b 5\n3.b 3", "I will not grade this."][len(sent) - 1]
             return types.SimpleNamespace(choices=[types.SimpleNamespace(message=types.SimpleNamespace(content=reply))])
 
     class OpenAI:
@@ -131,11 +204,14 @@ def test_rubric_judge_through_an_openai_compatible_endpoint(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "openai", types.SimpleNamespace(OpenAI=OpenAI))
     monkeypatch.setenv("JUDGE_KEY", "secret")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    cache_templates(tmp_path)
     judge = JUDGES["strongreject_rubric"]({"model": "judge-70b", "base_url": "http://judge:8000/v1",
                                             "api_key_env": "JUDGE_KEY"})
     judged = judge.judge(ROWS)
     assert [row["strongreject_score"] for row in judged] == [6 / 8, None]
     assert judged[1]["strongreject_rubric_reply"] == "I will not grade this."
     model, messages, temperature, max_tokens = sent[0]
-    assert (model, temperature, max_tokens) == ("judge-70b", 0, 512)
-    assert "how to make a kite" in messages[0]["content"] and "<think> kite </think> step one" in messages[0]["content"]
+    assert (model, temperature, max_tokens) == ("judge-70b", 0, 1024)
+    assert messages[0] == {"role": "system", "content": "You grade answers."}
+    assert "how to make a kite" in messages[1]["content"] and "<think> kite </think> step one" in messages[1]["content"]

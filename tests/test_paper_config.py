@@ -7,6 +7,10 @@ import sys
 
 import yaml
 from conftest import REPO
+from snakemake.utils import validate
+
+from taxfree.config.resolve import resolve_config
+from taxfree.config.schema import SCHEMA_PATH
 
 
 def dry_run(configfile=REPO / "configs" / "paper.yaml"):
@@ -21,9 +25,16 @@ def test_paper_grid_is_planned():
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
     # 2 models x (13 variants + 10 regularized) trained, + the headline range on the 14B only;
     # 6 merges per model; every trained or merged variant analysed.
-    assert counts["align"] == str(2 * 23 + 1) and counts["fetch_model"] == "2"
+    # full, lora_up_r1 and the headline range also export every epoch (align_epochs).
+    assert int(counts["align"]) + int(counts["align_epochs"]) == 2 * 23 + 1 and counts["fetch_model"] == "2"
+    assert counts["align_epochs"] == str(2 + 2 + 1)
     assert counts["merge"] == str(2 * 6) and counts["geometry"] == str(2 * 29 + 1)
-    assert counts["generate"] == str(2 * 30 * 8 + 8) and counts["prepare_benchmark"] == "8"
+    assert counts["generate"] == str(2 * 30 * 9 + 9) and counts["prepare_benchmark"] == "9"
+    # Every epoch on strongreject, aime24 and gpqa_diamond: full 5 epochs, LoRA 10, on 2 models (headline: 1).
+    assert counts["generate_epoch"] == counts["score_epoch"] == str(3 * (2 * 5 + 2 * 10 + 10))
+    assert counts["figure_epochs"] == "1"
+    assert "--epochs-dir results/r1_qwen_14b/lora_up_from16_to31_r1/epochs" in out
+    assert "output: results/r1_qwen_7b/full/by_epoch/5/scores/aime24.jsonl" in out
     assert "output: results/r1_qwen_7b/full/scores/strongreject.jsonl" in out
     assert counts["figure_ablation"] == "3" and counts["prepare_dataset"] == "2"
     assert "--out results/r1_qwen_14b/lora_up_from16_to31_r1/model" in out
@@ -45,7 +56,26 @@ def test_paper_benchmarks_are_scored_as_the_paper_does():
     benchmarks = resolve_config(config)[0]["benchmarks"]
     assert benchmarks["strongreject"]["judge"] == "llama_guard"
     assert benchmarks["strongreject"]["judge_model"]["model"] == "meta-llama/Llama-Guard-3-8B"
-    assert benchmarks["humaneval"]["grader"] == "code"
+    # The paper's code benchmarks are EvalPlus' (base and plus tests) in their two test forms.
+    assert (benchmarks["humaneval_plus"]["hub"], benchmarks["humaneval_plus"]["code_test"]) == \
+        ("evalplus/humanevalplus", "check")
+    assert (benchmarks["mbpp_plus"]["hub"], benchmarks["mbpp_plus"]["code_test"]) == ("evalplus/mbppplus", "script")
+    assert benchmarks["mbpp_plus"]["columns"]["example"] == "test_list"
+    # AIME24 and GPQA-Diamond with the authors' prompts; benchmarks the paper does not report are named extras.
+    assert benchmarks["aime24"]["prompt_template"].startswith("Solve the following math problem. Present the final "
+                                                              "answer in the format: Final Answer: \\boxed{")
+    assert "Question: {prompt}\nChoices:\n{choices}" in benchmarks["gpqa_diamond"]["prompt_template"]
+    assert benchmarks["gpqa_diamond"]["choice_label"] == "({letter}) "
+    assert {"math500_extra", "gsm8k_extra"} <= set(benchmarks) and "math500" not in benchmarks
+
+
+def test_down_regularizer_is_the_authors():
+    """lora_mlp_orthogonal_down_*: LoRA on gate, up and down; the penalty on down_proj alone."""
+    config = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
+    validate(config, str(SCHEMA_PATH))
+    downs = {name: v.spec for name, v in resolve_config(config)[1].items()
+             if v.spec.get("regularizer", {}).get("target_modules") == ["down_proj"]}
+    assert downs and all(spec["lora"]["target_modules"] == ["mlp"] for spec in downs.values())
 
 
 def test_gpus_follow_the_method_and_the_model_size():
@@ -65,12 +95,12 @@ def test_gpus_follow_the_method_and_the_model_size():
         block = re.search(rf"rule {rule}:\n(?:    .*\n)*?    output: {re.escape(output)}\n(?:    .*\n)*?    resources: (.*)", out)
         return dict(re.findall(r"(\w+)=([^,]+)", block.group(1)))
 
-    full = resources("align", "results/r1_qwen_14b/full/model/COMPLETE")
+    full = resources("align_epochs", "results/r1_qwen_14b/full/model/COMPLETE, results/r1_qwen_14b/full/epochs")
     assert full["gpu"] == "8" and int(full["mem_mb"]) > 30000 and int(full["runtime"]) >= 30
     assert resources("align", "results/r1_qwen_14b/lora_all_r64/model/COMPLETE")["gpu"] == "1"
     assert resources("score", "results/r1_qwen_7b/base/scores/strongreject.jsonl")["gpu"] == "1"
-    assert resources("score", "results/r1_qwen_7b/base/scores/math500.jsonl")["gpu"] == "0"
-    generate = resources("generate", "results/r1_qwen_14b/base/generations/math500.jsonl")
+    assert resources("score", "results/r1_qwen_7b/base/scores/aime24.jsonl")["gpu"] == "0"
+    generate = resources("generate", "results/r1_qwen_14b/base/generations/math500_extra.jsonl")
     assert generate["gpu"] == "1" and int(generate["runtime"]) > 600  # 4,000 samples of up to 32k tokens
     # A merge holds the tuned 14B and its W0 in bf16 in host memory: 2 x 29.5 GB.
     assert int(resources("merge", "results/r1_qwen_14b/full_alpha0.5/model/COMPLETE")["mem_mb"]) > 2 * 29500

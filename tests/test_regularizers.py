@@ -15,7 +15,7 @@ def direct_penalty(B, A, U, S, V, kind, norm):
     dW = B @ A
     left = {"column": torch.diag(S) @ U.T, "uniform": U.T, "row": None, "both": torch.diag(S) @ U.T}[kind]
     right = {"column": None, "uniform": None, "row": V @ torch.diag(S), "both": V @ torch.diag(S)}[kind]
-    if norm:
+    if norm and kind != "uniform":  # the authors normalise only the weighted spans
         left = None if left is None else left / torch.linalg.norm(left)
         right = None if right is None else right / torch.linalg.norm(right)
     product = dW
@@ -52,6 +52,19 @@ def test_penalty_is_zero_outside_the_subspace():
     A = torch.randn(2, 9) @ (torch.eye(9) - sub.V @ sub.V.T)
     for kind in KINDS:
         assert float(overlap_penalty(B, A, sub, kind)) == pytest.approx(0, abs=1e-8)
+
+
+def test_uniform_norm_form_is_the_share_of_energy_in_the_top_subspace():
+    """The authors' uniform norm form: ||U_k^T dW||^2 / ||dW||^2, with U_k^T not rescaled (rescaling it by its
+    Frobenius norm sqrt(k) would divide the penalty by k)."""
+    U = torch.eye(4)[:, :2]  # W0's top-2 left subspace: the first two coordinates
+    sub = type(top_subspace(torch.eye(4), 2))(U, torch.tensor([3.0, 2.0]), torch.eye(4)[:, :2])
+    B = torch.tensor([[1.0], [1.0], [1.0], [1.0]])  # dW's columns spread evenly: half the energy in the subspace
+    A = torch.tensor([[2.0, 0.0, 0.0, 0.0]])
+    assert float(overlap_penalty(B, A, sub, "uniform", norm=True)) == pytest.approx(0.5, rel=1e-6)
+    assert float(overlap_penalty(B, A, sub, "uniform", norm=False)) == pytest.approx(8.0)
+    # The weighted column form keeps its normalised span S U^T / sqrt(9 + 4): (9 * 4 + 4 * 4) / 13 / 16.
+    assert float(overlap_penalty(B, A, sub, "column", norm=True)) == pytest.approx(0.25, rel=1e-6)
 
 
 def test_unknown_kind_is_named():

@@ -25,7 +25,8 @@ def _judge(args: argparse.Namespace) -> None:
 
 
 def _grade(args: argparse.Namespace) -> None:
-    grader = GRADERS[args.grader].for_benchmark({"unsafe_code_execution": args.unsafe_code_execution})
+    grader = GRADERS[args.grader].for_benchmark({"unsafe_code_execution": args.unsafe_code_execution,
+                                                 "code_test": args.code_test})
     write_jsonl(args.out, grader.grade(read_jsonl(args.inp, required=grader.required, text=TEXT_FIELDS)))
 
 
@@ -74,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--grader", required=True, choices=sorted(GRADERS))
     grade.add_argument("--unsafe-code-execution", action="store_true",
                        help="code grader: run model code even where the sandbox's namespaces are unavailable")
+    grade.add_argument("--code-test", choices=["check", "script"], default="check",
+                       help="code grader: tests that define check(candidate) (HumanEval+) or call the function "
+                            "themselves (MBPP+)")
     grade.set_defaults(run=_grade)
     mode = sub.add_parser("variant-from-mode", help="print the variant block that a LoRA-safety authors' mode "
                                                      "string (e.g. lora_up_proj_only_from16_to31_r1) stands for")

@@ -50,6 +50,20 @@ class Paths:
     def checkpoints(self, model: str, variant: str) -> str:
         return f"{self.variant_dir(model, variant)}/checkpoints"
 
+    def epoch_models(self, model: str, variant: str) -> str:
+        """Every epoch's model of a variant with ``training.evaluate_checkpoints``: ``{epoch}/model`` inside."""
+        return f"{self.variant_dir(model, variant)}/epochs"
+
+    def epoch_model(self, model: str, variant: str, epoch: int | str) -> str:
+        return f"{self.epoch_models(model, variant)}/{epoch}/model"
+
+    def epoch_generations(self, model: str, variant: str, epoch: int | str, benchmark: str) -> str:
+        # Not under epoch_models: that directory is one output of the training job.
+        return f"{self.variant_dir(model, variant)}/by_epoch/{epoch}/generations/{benchmark}.jsonl"
+
+    def epoch_scores(self, model: str, variant: str, epoch: int | str, benchmark: str) -> str:
+        return f"{self.variant_dir(model, variant)}/by_epoch/{epoch}/scores/{benchmark}.jsonl"
+
     def base_checkpoints(self, model: str) -> str:
         return f"{self.base_model(model)}.checkpoints"
 

@@ -107,6 +107,25 @@ def _check_figures(config: dict[str, Any], specs: dict[str, dict[str, Any]]) -> 
             raise ConfigError(f"config key 'figures.ablations.{name}.variants': unknown variant(s) {', '.join(unknown)}")
 
 
+def _check_epoch_evaluation(config: dict[str, Any], specs: dict[str, dict[str, Any]]) -> None:
+    """``training.evaluate_checkpoints`` names benchmarks, and its variant trains whole epochs (one model each)."""
+    for name, spec in specs.items():
+        chosen = spec.get("training", {}).get("evaluate_checkpoints", [])
+        where = f"config key 'variants.{name}.training.evaluate_checkpoints'"
+        unknown = [b for b in chosen if b not in config["benchmarks"]]
+        if unknown:
+            raise ConfigError(f"{where}: unknown benchmark(s) {', '.join(unknown)} (have: {', '.join(config['benchmarks'])})")
+        if chosen and not float(spec["training"]["num_train_epochs"]).is_integer():
+            raise ConfigError(f"{where}: needs a whole number of epochs, not num_train_epochs "
+                              f"{spec['training']['num_train_epochs']}")
+
+
+def epochs_evaluated(spec: dict[str, Any]) -> list[int]:
+    """The epochs whose models a variant evaluates (1..num_train_epochs), none without ``evaluate_checkpoints``."""
+    training = spec.get("training", {})
+    return list(range(1, int(training["num_train_epochs"]) + 1)) if training.get("evaluate_checkpoints") else []
+
+
 def _check_tiny_models(config: dict[str, Any]) -> None:
     """A ``tiny_random`` model's template must exist and its heads must divide its width."""
     for name, model in config["models"].items():
@@ -142,6 +161,7 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
                               f"(have: {', '.join(config['datasets'])})")
     _check_benchmarks(config)
     _check_figures(config, specs)
+    _check_epoch_evaluation(config, specs)
     _check_tiny_models(config)
     if any(m["source"] == "toyworld" for m in config["models"].values()):
         toyworld_pretrain(config)

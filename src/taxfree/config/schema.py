@@ -146,7 +146,7 @@ def resolve_block(overrides: dict[str, Any], name: str, where: str) -> dict[str,
 
 
 # The training block's own keys; every other key is an argument of TRL's SFTConfig / DPOConfig.
-OWN_TRAINING_KEYS = ("precision", "keep_checkpoints", "max_overlong_fraction")
+OWN_TRAINING_KEYS = ("precision", "keep_checkpoints", "max_overlong_fraction", "evaluate_checkpoints")
 
 
 def _check_trainer_arguments(keys: set[str], where: str) -> None:

@@ -17,7 +17,7 @@ import yaml
 from tabulate import tabulate
 
 from taxfree.config.paths import Paths
-from taxfree.config.resolve import Variant, resolve_config
+from taxfree.config.resolve import Variant, epochs_evaluated, resolve_config
 from taxfree.config.schema import validate_config
 from taxfree.core import resources
 from taxfree.core.errors import ConfigError
@@ -141,8 +141,9 @@ class Job:
 def grid_jobs(config: dict[str, Any], variants: dict[str, Variant]) -> list[Job]:
     """Every fetch, training, merge, geometry, generation and scoring job of the grid, with its estimate, in the
     workflow's terms: each hub model is fetched and gets the variants that list it; every variant that trains
-    is aligned, every merge merged, every variant that changes weights analysed, and every (model, variant)
-    answers and is scored on every benchmark. Data preparation, the toy's jobs and the aggregates (CPU
+    is aligned, every merge merged, every variant that changes weights analysed, every (model, variant)
+    answers and is scored on every benchmark, and every epoch of a variant with ``evaluate_checkpoints`` on
+    those benchmarks. Data preparation, the toy's jobs and the aggregates (CPU
     minutes) are left out."""
     sizes = GridResources(config, variants)
     jobs: list[Job] = []
@@ -153,7 +154,8 @@ def grid_jobs(config: dict[str, Any], variants: dict[str, Variant]) -> list[Job]
         for name in names:
             v = variants[name]
             if v.method.trains:
-                jobs.append(Job("align", model, name, None, sizes.align(model, name)))
+                rule = "align_epochs" if epochs_evaluated(v.spec) else "align"
+                jobs.append(Job(rule, model, name, None, sizes.align(model, name)))
             if v.spec["method"] == "merge":
                 jobs.append(Job("merge", model, name, None, sizes.merge(model, name)))
             if v.spec["method"] != "none":
@@ -162,6 +164,10 @@ def grid_jobs(config: dict[str, Any], variants: dict[str, Variant]) -> list[Job]
             for benchmark in config["benchmarks"]:
                 jobs.append(Job("generate", model, name, benchmark, sizes.generate(model, benchmark)))
                 jobs.append(Job("score", model, name, benchmark, sizes.score(model, benchmark)))
+            for _ in epochs_evaluated(variants[name].spec):
+                for benchmark in variants[name].spec["training"]["evaluate_checkpoints"]:
+                    jobs.append(Job("generate_epoch", model, name, benchmark, sizes.generate(model, benchmark)))
+                    jobs.append(Job("score_epoch", model, name, benchmark, sizes.score(model, benchmark)))
     return jobs
 
 

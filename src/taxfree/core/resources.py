@@ -184,6 +184,8 @@ def training(n: float, weights: str, training: dict[str, Any], rows: int, hardwa
         gpus, peak, fits = _fewest(lambda g: weights_gb + trainable * OPTIMIZER_BYTES / GB + activations + OVERHEAD_GB,
                                    hardware, (1,))
         disk = trainable * 4 / GB
+    # training.evaluate_checkpoints keeps one more model (adapter) per epoch.
+    disk *= 1 + (int(training["num_train_epochs"]) if training.get("evaluate_checkpoints") else 0)
     tokens = rows * training["num_train_epochs"] * training["max_length"] * (2 if pairs else 1)
     flops = (8 if checkpointing else 6) * n * tokens + (2 * n * tokens if pairs else 0)
     return _finish(gpus, peak, fits, (2 if reference_copy else 1) * weights_gb, flops, hardware.peak_tflops * 1e12 * hardware.train_mfu,

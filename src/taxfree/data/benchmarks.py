@@ -16,15 +16,26 @@ from taxfree.data.datasets import load_rows, require_text
 
 
 def shuffle_choices(source: str, lineno: int, row: dict[str, Any], choices: dict[str, Any],
-                    seed: int) -> tuple[str, str]:
-    """(options as "A) ..." lines, the letter of the correct one), in an order fixed by (seed, row)."""
+                    seed: int, label: str) -> tuple[str, str]:
+    """(options as lines starting with ``label``, e.g. "A) ...", the letter of the correct one), in an order
+    fixed by (seed, row)."""
     correct = require_text(source, lineno, row, choices["correct"]).strip()
     options = [correct] + [require_text(source, lineno, row, c).strip() for c in choices["incorrect"]]
     # A string seed is hashed the same way in every process (unlike hash()), so shuffles are reproducible.
     order = random.Random(f"{seed}/{lineno}").sample(range(len(options)), len(options))
     letters = string.ascii_uppercase
-    text = "\n".join(f"{letters[pos]}) {options[i]}" for pos, i in enumerate(order))
+    text = "\n".join(label.replace("{letter}", letters[pos]) + options[i] for pos, i in enumerate(order))
     return text, letters[order.index(0)]
+
+
+def example_of(source: str, lineno: int, row: dict[str, Any], column: str) -> str:
+    """The text of ``column`` for {example}: the value, or the first item of a list (MBPP's test_list)."""
+    value = row.get(column)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{source}: row {lineno}: column '{column}' (columns.example) has no text")
+    return value.strip()
 
 
 def prepare_evalset(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -49,6 +60,8 @@ def prepare_evalset(spec: dict[str, Any]) -> list[dict[str, Any]]:
         question = require_text(source, lineno, row, columns["prompt"])
         # replace, not str.format: templates hold LaTeX braces such as \boxed{}.
         template = spec["prompt_template"].replace("{prompt}", question)
+        if columns["example"] is not None:
+            template = template.replace("{example}", example_of(source, lineno, row, columns["example"]))
         if columns["answer"] is not None and columns["answer"] not in row:
             raise InputError(f"{source}: row {lineno}: missing column '{columns['answer']}'")
         for sample in range(spec["num_samples"]):
@@ -56,7 +69,7 @@ def prepare_evalset(spec: dict[str, Any]) -> list[dict[str, Any]]:
             prepared = {**row, "prompt_id": lineno - 1, "sample": sample, "seed": seed, "source_prompt": question,
                         "prompt": template}
             if choices:
-                options, prepared["answer"] = shuffle_choices(source, lineno, row, choices, seed)
+                options, prepared["answer"] = shuffle_choices(source, lineno, row, choices, seed, spec["choice_label"])
                 prepared["prompt"] = template.replace("{choices}", options)
             elif columns["answer"] is not None:
                 prepared["answer"] = str(row[columns["answer"]])

@@ -176,28 +176,32 @@ def code_of(response: str) -> str:
 
 
 class CodeGrader(Grader):
-    """HumanEval-style code: ``prompt`` + ``completion`` + ``test`` + ``check(entry_point)`` run in
-    the sandbox (see ``taxfree.evaluation.sandbox``); adds ``completion`` and ``passed`` and ``status``
-    (passed, failed, error or timeout). A row from generation has no ``completion``: it is the
-    code of the response's final answer; a response whose reasoning never closed has none and is not
-    run (status ``truncated``). ``workers`` samples run at once, by default one per CPU the process may
-    use; ``unsafe`` runs them even where the sandbox's namespaces are not available."""
+    """Code run against the row's tests in the sandbox (see ``taxfree.evaluation.sandbox``); adds
+    ``completion`` and ``passed`` and ``status`` (passed, failed, error or timeout). ``code_test`` is the
+    tests' form: ``check`` (HumanEval, HumanEval+): ``prompt`` + ``completion`` + ``test`` +
+    ``check(entry_point)``; ``script`` (MBPP+): ``completion`` + ``test``, whose code calls the function
+    itself. A row from generation has no ``completion``: it is the code of the response's final answer; a
+    response whose reasoning never closed has none and is not run (status ``truncated``). ``workers``
+    samples run at once, by default one per CPU the process may use; ``unsafe`` runs them even where the
+    sandbox's namespaces are not available."""
 
     name = "code"
     field = "passed"
     metric = "pass_rate"
-    required = ("prompt", "test", "entry_point")
+    required = ("prompt", "test")
 
-    def __init__(self, limits: Limits = Limits(), workers: int | None = None, unsafe: bool = False) -> None:
-        self.limits, self.unsafe = limits, unsafe
+    def __init__(self, limits: Limits = Limits(), workers: int | None = None, unsafe: bool = False,
+                 code_test: str = "check") -> None:
+        self.limits, self.unsafe, self.code_test = limits, unsafe, code_test
         self.workers = min(workers or usable_cpus(), usable_cpus())
 
     @classmethod
     def for_benchmark(cls, benchmark: dict[str, Any], threads: int | None = None) -> CodeGrader:
-        return cls(workers=threads, unsafe=benchmark["unsafe_code_execution"])
+        return cls(workers=threads, unsafe=benchmark["unsafe_code_execution"], code_test=benchmark["code_test"])
 
-    @staticmethod
-    def program(row: dict[str, Any]) -> str:
+    def program(self, row: dict[str, Any]) -> str:
+        if self.code_test == "script":
+            return f"{row['completion']}\n\n{row['test']}\n"
         # Benchmark rows keep the untemplated prompt (the function stub) as source_prompt.
         stub = row.get("source_prompt", row["prompt"])
         if re.search(rf"^def {re.escape(row['entry_point'])}\s*\(", row["completion"], re.MULTILINE):
@@ -210,6 +214,8 @@ class CodeGrader(Grader):
         for lineno, row in enumerate(rows, start=1):
             if "completion" not in row and "response" not in row:
                 raise InputError(f"row {lineno}: needs 'completion' or 'response'")
+            if self.code_test == "check" and "entry_point" not in row:
+                raise InputError(f"row {lineno}: needs 'entry_point' (code_test check calls check(entry_point))")
         rows = [row if "completion" in row else {**row, "completion": code_of(row["response"])} for row in rows]
         runnable = [i for i, row in enumerate(rows) if not truncated(row.get("response", ""))]
         results = dict(zip(runnable, run_programs([self.program(rows[i]) for i in runnable], self.limits,

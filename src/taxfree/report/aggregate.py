@@ -135,6 +135,16 @@ def summarise(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any
     return frame.sort_values(["model", "variant", "benchmark", "metric"], ignore_index=True)
 
 
+def summarise_epochs(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The per-epoch table (``results/epochs.csv``): the summary's columns with ``epoch`` after ``variant``,
+    from ``entries`` with model, variant, epoch, benchmark and the path of a scored JSONL."""
+    records = [{**rec, "epoch": e["epoch"]} for e in entries
+               for rec in score_rows(e["model"], e["variant"], e["benchmark"], benchmarks[e["benchmark"]], e["path"])]
+    columns = [*COLUMNS[:2], "epoch", *COLUMNS[2:]]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    return frame.sort_values(["model", "variant", "benchmark", "metric", "epoch"], ignore_index=True)
+
+
 def write_table(summary: pd.DataFrame, csv: str | Path, parquet: str | Path) -> None:
     """The same table as CSV (for people and diffs) and Parquet (typed, for pandas/polars/duckdb)."""
     with atomic_path(csv) as tmp:

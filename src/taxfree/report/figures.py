@@ -104,6 +104,44 @@ def ablation(summary: pd.DataFrame, variants: list[str], title: str, outs: Seque
     save(fig, outs)
 
 
+@plt.rc_context(STYLE)
+def epochs(table: pd.DataFrame, outs: Sequence[str | Path]) -> None:
+    """Each (model, benchmark) headline metric against the epoch, one panel each and one line per variant,
+    with 95% intervals as bands: where along training the safety tax appears."""
+    table = headline(table).sort_values("epoch")
+    panels = list(table[["model", "benchmark", "metric"]].drop_duplicates().itertuples(index=False))
+    variants = list(dict.fromkeys(table["variant"]))
+    colors = {variant: f"C{i % 10}" for i, variant in enumerate(variants)}
+    # Variants that score the same (common at 0 and 1) are drawn side by side, each with its own marker.
+    dodge = {variant: 0.08 * (i - (len(variants) - 1) / 2) for i, variant in enumerate(variants)}
+    markers = dict(zip(variants, "osD^vP*X" * len(variants)))
+    columns = min(len(panels), 3)
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows + 0.6), dpi=150, squeeze=False,
+                             layout="constrained")
+    for ax, (model, benchmark, metric) in zip(axes.flat, panels):
+        rows_of = table[(table["model"] == model) & (table["benchmark"] == benchmark) & (table["metric"] == metric)]
+        for variant, line in rows_of.groupby("variant", sort=False):
+            x = line["epoch"] + dodge[variant]
+            ax.fill_between(x, line["ci_low"], line["ci_high"], color=colors[variant], alpha=0.15, lw=0)
+            ax.plot(x, line["value"], marker=markers[variant], ms=4, color=colors[variant], label=variant)
+        ax.set_title(f"{model}: {benchmark}", fontsize=9)
+        ax.set_xlabel("epoch (0: the model it starts from)" if (rows_of["epoch"] == 0).any() else "epoch")
+        ax.set_ylabel(metric)
+        ax.set_xticks(sorted(rows_of["epoch"].unique()))
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    handles = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(len(handles), 4))
+    fig.suptitle("Metrics along training (95% bootstrap intervals)")
+    save(fig, outs)
+
+
 _KIND_STYLE = {"full": "-", "lora": "--", "lora+reg": ":"}
 _MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 

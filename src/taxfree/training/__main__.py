@@ -24,6 +24,8 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     top.add_argument("--load", default="{}", help="load_model options as JSON: dtype, attn_implementation, "
                      "trust_remote_code (the model's config block)")
+    top.add_argument("--epochs-dir", default=None, help="also write every epoch's model to EPOCHS_DIR/{epoch}/model "
+                     "(variants with training.evaluate_checkpoints)")
     return top
 
 
@@ -35,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    train(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, json.loads(args.load))
+    train(args.base, args.data, json.loads(args.spec), args.out, args.checkpoint_dir, json.loads(args.load),
+          args.epochs_dir)
 
 
 if __name__ == "__main__":

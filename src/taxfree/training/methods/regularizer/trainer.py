@@ -9,8 +9,11 @@ the target modules, with ``dW = B A`` from the LoRA factors (without the alpha/r
 - row: ``||dW V_k S_k||_F^2``
 - both: ``||S_k U_k^T dW V_k S_k||_F^2``
 
-The norm form divides each span (``S_k U_k^T``, ``U_k^T``, ``V_k S_k``) by its Frobenius norm
-and the penalty by ``||dW||_F^2 + 1e-8``, so it measures direction rather than size.
+The norm form divides the penalty by ``||dW||_F^2 + 1e-8``, so it measures direction rather
+than size, and each weighted span (``S_k U_k^T``, ``V_k S_k``) by its Frobenius norm. The
+uniform span ``U_k^T`` stays as it is, as in the authors' code (their ``weighted=False``
+skips the span's normalisation): its rows are orthonormal, so the uniform norm form is the
+share of dW's energy in W0's top-k left subspace, in [0, 1].
 Every product is taken through the factors, never forming dW (out x in).
 """
 
@@ -37,7 +40,7 @@ def _spans(subspace: Subspace, kind: str, norm: bool) -> tuple[torch.Tensor | No
     U, S, V = subspace.U, subspace.S, subspace.V
     left = {"column": S[:, None] * U.T, "uniform": U.T, "both": S[:, None] * U.T}.get(kind)
     right = {"row": V * S, "both": V * S}.get(kind)
-    if norm:
+    if norm and kind != "uniform":
         left = None if left is None else left / torch.linalg.matrix_norm(left)
         right = None if right is None else right / torch.linalg.matrix_norm(right)
     return left, right
