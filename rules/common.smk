@@ -237,6 +237,7 @@ def epoch_score_entries():
                             "epoch": 0,
                             "benchmark": b,
                             "path": PATHS.scores(m, start, b),
+                            "prompts": PATHS.benchmark(b),
                         }
                     )
                 entries += [
@@ -246,6 +247,7 @@ def epoch_score_entries():
                         "epoch": e,
                         "benchmark": b,
                         "path": PATHS.epoch_scores(m, v, e, b),
+                        "prompts": PATHS.benchmark(b),
                     }
                     for e in epochs_evaluated(SPECS[v])
                 ]

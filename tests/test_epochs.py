@@ -132,8 +132,10 @@ def scored(path, values):
 
 
 def test_epoch_table_and_figure(tmp_path):
-    bench = {"toy_harmful": {"judge": "refusal", "category": "safety", "pass_at_k": []}}
-    entries = [{"model": "toy", "variant": v, "epoch": e, "benchmark": "toy_harmful",
+    bench = {"toy_harmful": {"judge": "refusal", "category": "safety", "pass_at_k": [], "num_samples": 1}}
+    prompts = tmp_path / "prompts.jsonl"
+    write_jsonl(prompts, [{"prompt_id": i, "prompt": "p", "sample": 0, "seed": 0} for i in range(4)])
+    entries = [{"model": "toy", "variant": v, "epoch": e, "benchmark": "toy_harmful", "prompts": prompts,
                 "path": scored(tmp_path / f"{v}{e}.jsonl", [1] * (e + k) + [0] * (4 - e - k))}
                for k, v in enumerate(["full", "lora"]) for e in (1, 2)]
     table = summarise_epochs(entries, bench)

@@ -121,27 +121,29 @@ def _flatten(spec: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _records(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """score_rows of every entry (model, variant, benchmark, the scored JSONL's ``path`` and the benchmark's
+    prepared ``prompts``, which say how many rows the scores must have), each with the entry's ``epoch`` if any."""
+    expected = {e["benchmark"]: expected_rows(e["prompts"], benchmarks[e["benchmark"]]) for e in entries}
+    return [{**rec, **({"epoch": e["epoch"]} if "epoch" in e else {})} for e in entries
+            for rec in score_rows(e["model"], e["variant"], e["benchmark"], benchmarks[e["benchmark"]], e["path"],
+                                  expected[e["benchmark"]])]
+
+
 def summarise(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]],
               specs: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """The tidy results table: ``entries`` are dicts with model, variant, benchmark, the path of a scored
-    JSONL and that of the benchmark's prepared prompts (``prompts``, which say how many rows the scores
-    must have); each row also carries its variant's parameters as columns (``specs``: resolved variants)."""
-    expected = {e["benchmark"]: expected_rows(e["prompts"], benchmarks[e["benchmark"]]) for e in entries}
-    records = [rec for e in entries
-               for rec in score_rows(e["model"], e["variant"], e["benchmark"], benchmarks[e["benchmark"]], e["path"],
-                                     expected[e["benchmark"]])]
-    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
+    """The tidy results table (see ``_records`` for ``entries``); each row also carries its variant's parameters
+    as columns (``specs``: resolved variants)."""
+    frame = pd.DataFrame.from_records(_records(entries, benchmarks), columns=COLUMNS)
     frame = frame.merge(variant_parameters(specs), on="variant", how="left", validate="many_to_one")
     return frame.sort_values(["model", "variant", "benchmark", "metric"], ignore_index=True)
 
 
 def summarise_epochs(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """The per-epoch table (``results/epochs.csv``): the summary's columns with ``epoch`` after ``variant``,
-    from ``entries`` with model, variant, epoch, benchmark and the path of a scored JSONL."""
-    records = [{**rec, "epoch": e["epoch"]} for e in entries
-               for rec in score_rows(e["model"], e["variant"], e["benchmark"], benchmarks[e["benchmark"]], e["path"])]
+    from entries that also carry their ``epoch``."""
     columns = [*COLUMNS[:2], "epoch", *COLUMNS[2:]]
-    frame = pd.DataFrame.from_records(records, columns=columns)
+    frame = pd.DataFrame.from_records(_records(entries, benchmarks), columns=columns)
     return frame.sort_values(["model", "variant", "benchmark", "metric", "epoch"], ignore_index=True)
 
 
