@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from taxfree.config.paths import Paths, local_source, svd_cache
+from taxfree.config.paths import Paths, job_benchmark, local_source, svd_cache
 from taxfree.config.resolve import resolve_config, toyworld_pretrain
 from taxfree.config.schema import SCHEMA_PATH, definition
 from taxfree.core.models import load_options

@@ -9,6 +9,8 @@ rule generate:
         PATHS.generations("{model}", "{variant}", "{benchmark}"),
     log:
         "logs/generate/{model}/{variant}/{benchmark}.log",
+    benchmark:
+        job_benchmark("generate", "{model}/{variant}/{benchmark}"),
     conda:
         "../envs/evaluation.yaml"
     threads: config["resources"]["generate_threads"]
@@ -33,6 +35,8 @@ rule score:
         PATHS.scores("{model}", "{variant}", "{benchmark}"),
     log:
         "logs/score/{model}/{variant}/{benchmark}.log",
+    benchmark:
+        job_benchmark("score", "{model}/{variant}/{benchmark}"),
     conda:
         "../envs/evaluation.yaml"
     threads: config["resources"]["score_threads"]

@@ -17,6 +17,8 @@ rule aggregate:
         provenance=PATHS.result("provenance.json"),
     log:
         "logs/aggregate.log",
+    benchmark:
+        job_benchmark("aggregate"),
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -37,6 +39,8 @@ rule reasoning_tokens:
         PATHS.result("reasoning_tokens.csv"),
     log:
         "logs/reasoning_tokens.log",
+    benchmark:
+        job_benchmark("reasoning_tokens"),
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -55,6 +59,8 @@ rule figure_tradeoff:
         points=PATHS.figure("tradeoff", "csv"),
     log:
         "logs/figure_tradeoff.log",
+    benchmark:
+        job_benchmark("figure_tradeoff"),
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -72,6 +78,8 @@ rule figure_ablation:
         **figure("ablation_{ablation}", "ablation", "Ablations", ablation="{ablation}"),
     log:
         "logs/figure_ablation/{ablation}.log",
+    benchmark:
+        job_benchmark("figure_ablation", "{ablation}"),
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -93,6 +101,8 @@ rule figure_geometry:
         },
     log:
         "logs/figure_geometry.log",
+    benchmark:
+        job_benchmark("figure_geometry"),
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -110,6 +120,8 @@ rule figure_alpha_sweep:
         **figure("alpha_sweep", "alpha_sweep", "Weight geometry"),
     log:
         "logs/figure_alpha_sweep.log",
+    benchmark:
+        job_benchmark("figure_alpha_sweep"),
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -128,6 +140,8 @@ rule figure_downstream:
         **figure("downstream", "downstream", "Downstream fine-tuning"),
     log:
         "logs/figure_downstream.log",
+    benchmark:
+        job_benchmark("figure_downstream"),
     localrule: True
     conda:
         "../envs/plotting.yaml"

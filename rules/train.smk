@@ -10,6 +10,8 @@ rule pretrain_toy:
         directory(PATHS.base_model("{model}")),
     log:
         "logs/pretrain_toy/{model}.log",
+    benchmark:
+        job_benchmark("pretrain_toy", "{model}"),
     wildcard_constraints:
         model=models_from("toyworld"),
     conda:
@@ -34,6 +36,8 @@ rule align:
         directory(PATHS.trained_model("{model}", "{variant}")),
     log:
         "logs/align/{model}/{variant}.log",
+    benchmark:
+        job_benchmark("align", "{model}/{variant}"),
     wildcard_constraints:
         variant=alternation(TRAINED),
     conda:
@@ -65,6 +69,8 @@ rule merge:
         directory(PATHS.trained_model("{model}", "{variant}")),
     log:
         "logs/merge/{model}/{variant}.log",
+    benchmark:
+        job_benchmark("merge", "{model}/{variant}"),
     wildcard_constraints:
         variant=alternation(MERGED),
     conda:
