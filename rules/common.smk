@@ -70,8 +70,10 @@ def model_load(wildcards):
 
 def estimate(step, wildcards):
     """The job's resource estimate (taxfree.core.plan.GridResources, the same numbers `taxfree plan` prints)."""
-    if step in ("generate", "score"):
-        return getattr(SIZES, step)(wildcards.model, wildcards.benchmark)
+    if step == "score":
+        return SIZES.score(wildcards.model, wildcards.benchmark)
+    if step == "generate":
+        return SIZES.generate(wildcards.model)
     if step == "fetch_model":
         return SIZES.fetch_model(wildcards.model)
     return getattr(SIZES, step)(wildcards.model, wildcards.variant)
@@ -161,11 +163,11 @@ def generation_params(benchmark):
     return {key: spec[key] for key in keys}
 
 
-def vllm_engine(wildcards):
+def vllm_engine(model, benchmark):
     """vllm.LLM's engine settings (tensor parallel over the job's GPUs); None for the HF backend."""
-    if BENCHMARKS[wildcards.benchmark]["backend"] != "vllm":
+    if BENCHMARKS[benchmark]["backend"] != "vllm":
         return None
-    return SIZES.vllm_engine(wildcards.model, wildcards.benchmark)
+    return SIZES.vllm_engine(model, benchmark)
 
 
 def judge_model_input(wildcards):

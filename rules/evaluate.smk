@@ -1,16 +1,20 @@
 # Evaluation: every variant answers every benchmark, then its judge or grader scores the answers.
 
 
+# One job per (model, variant) answers every benchmark: the model is loaded once, and on the toy the
+# fixed cost of a job (starting Python, importing torch and transformers, loading) was most of a
+# benchmark's generation. Each benchmark keeps its own output, so scoring stays per benchmark; a changed
+# benchmark setting reruns the variant's whole job (Snakemake reruns jobs, not single outputs).
 rule generate:
     input:
         model=model_dir,
-        data=PATHS.benchmark("{benchmark}"),
+        data=[PATHS.benchmark(b) for b in BENCHMARKS],
     output:
-        PATHS.generations("{model}", "{variant}", "{benchmark}"),
+        [PATHS.generations("{model}", "{variant}", b) for b in BENCHMARKS],
     log:
-        "logs/generate/{model}/{variant}/{benchmark}.log",
+        "logs/generate/{model}/{variant}.log",
     benchmark:
-        job_benchmark("generate", "{model}/{variant}/{benchmark}"),
+        job_benchmark("generate", "{model}/{variant}")
     conda:
         "../envs/evaluation.yaml"
     threads: config["resources"]["generate_threads"]
@@ -19,8 +23,11 @@ rule generate:
         mem_mb=mem_mb("generate"),
         runtime=runtime("generate"),
     params:
-        generation=lambda wildcards: generation_params(wildcards.benchmark),
-        vllm=vllm_engine,
+        # In the order of input.data and output: each benchmark's generation settings and vLLM engine.
+        generation=lambda wildcards: [
+            {**generation_params(b), "vllm": vllm_engine(wildcards.model, b)}
+            for b in BENCHMARKS
+        ],
         load=model_load,
         code=script_code("generate"),
     script:
