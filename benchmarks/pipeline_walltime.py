@@ -35,15 +35,17 @@ def snakemake(workdir: Path, cores: int, configfiles: list[Path]) -> float:
 
 
 def rule_times(workdir: Path) -> dict[str, dict[str, float]]:
-    """{rule: {jobs, sum_s, share}} from every job's benchmark file, the rules with most time first."""
-    seconds: dict[str, list[float]] = defaultdict(list)
+    """{rule: {jobs, sum_s, share, cpu_s}} from every job's benchmark file, the rules with most time first.
+    ``cpu_s`` (CPU seconds) hardly depends on what else the machine runs; wall seconds do."""
+    jobs: dict[str, list[pd.DataFrame]] = defaultdict(list)
     root = workdir / JOB_BENCHMARKS
     for path in root.rglob("*.tsv"):
-        rule = path.relative_to(root).parts[0].removesuffix(".tsv")
-        seconds[rule] += pd.read_csv(path, sep="\t")["s"].tolist()
-    total = sum(map(sum, seconds.values())) or 1.0
-    return {rule: {"jobs": len(s), "sum_s": round(sum(s), 1), "share": round(sum(s) / total, 3)}
-            for rule, s in sorted(seconds.items(), key=lambda item: -sum(item[1]))}
+        jobs[path.relative_to(root).parts[0].removesuffix(".tsv")].append(pd.read_csv(path, sep="\t"))
+    tables = {rule: pd.concat(frames) for rule, frames in jobs.items()}
+    total = sum(table["s"].sum() for table in tables.values()) or 1.0
+    return {rule: {"jobs": len(table), "sum_s": round(table["s"].sum(), 1), "share": round(table["s"].sum() / total, 3),
+                   "cpu_s": round(table["cpu_time"].sum(), 1)}
+            for rule, table in sorted(tables.items(), key=lambda item: -item[1]["s"].sum())}
 
 
 def main() -> None:
@@ -66,6 +68,7 @@ def main() -> None:
                       "wall_s": round(wall, 1), "noop_s": round(noop, 2),
                       "jobs": sum(rule["jobs"] for rule in rules.values()),
                       "job_s": round(sum(rule["sum_s"] for rule in rules.values()), 1),
+                      "cpu_s": round(sum(rule["cpu_s"] for rule in rules.values()), 1),
                       "rules": rules, "workdir": str(workdir)}, indent=1))
 
 
