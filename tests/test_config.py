@@ -29,6 +29,25 @@ def test_variant_overrides_merge_over_defaults():
     assert resolve_variant(config, "base") == {"method": "none"}
 
 
+def test_ablation_overlay_adds_the_grid_to_the_default_variants():
+    from snakemake.utils import update_config, validate
+
+    from taxfree.config.resolve import resolve_config
+
+    default = default_config()
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "configs" / "toy_ablations.yaml").read_text()))
+    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    _, variants = resolve_config(config)
+    assert set(default["variants"]) < set(variants) and len(variants) == 26
+    # The default's variants are untouched, so the overlay reuses their results.
+    assert all(resolve_variant(config, name) == resolve_variant(default, name) for name in default["variants"])
+    assert set(config["figures"]["ablations"]) == {"rank", "module", "layers", "learning_rate"}
+    assert {"tradeoff", "downstream"} <= set(config["figures"])
+    listed = {v for axis in config["figures"]["ablations"].values() for v in axis["variants"]}
+    assert listed <= set(variants)
+
+
 def test_same_training_for_full_and_lora_r1_up():
     config = default_config()
     assert resolve_variant(config, "full")["training"] == resolve_variant(config, "lora_r1_up")["training"]
