@@ -18,6 +18,17 @@ def default_config():
     return config
 
 
+def ablation_config():
+    """The default config with configs/toy_ablations.yaml merged over it, as `--configfile config.yaml
+    configs/toy_ablations.yaml` does."""
+    from snakemake.utils import update_config, validate
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "configs" / "toy_ablations.yaml").read_text()))
+    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    return config
+
+
 def test_variant_overrides_merge_over_defaults():
     config = default_config()
     full = resolve_variant(config, "full_lr3e-4")
@@ -30,14 +41,10 @@ def test_variant_overrides_merge_over_defaults():
 
 
 def test_ablation_overlay_adds_the_grid_to_the_default_variants():
-    from snakemake.utils import update_config, validate
-
     from taxfree.config.resolve import resolve_config
 
     default = default_config()
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    update_config(config, yaml.safe_load((REPO / "configs" / "toy_ablations.yaml").read_text()))
-    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    config = ablation_config()
     _, variants = resolve_config(config)
     assert set(default["variants"]) < set(variants) and len(variants) == 26
     # The default's variants are untouched, so the overlay reuses their results.
@@ -115,7 +122,9 @@ def test_chain_to_a_variant_another_model_lacks_is_rejected():
 def test_alpha_sweeps_run_from_the_base_to_the_trained_update():
     from taxfree.training.methods.merge import alpha_sweeps
 
-    sweeps = alpha_sweeps(check_references(default_config()))
+    assert alpha_sweeps(check_references(default_config())) == {"full": {"base": 0.0, "full_alpha0.3": 0.3,
+                                                                          "full": 1.0}}
+    sweeps = alpha_sweeps(check_references(ablation_config()))
     assert sweeps["full"] == {"base": 0.0, "full_alpha0.3": 0.3, "full_alpha0.6": 0.6, "full": 1.0}
     assert sweeps["full projected k=8 one-sided"] == {"full_proj_k8": 1.0}
 
