@@ -12,6 +12,8 @@ rule geometry:
         PATHS.geometry("{model}", "{variant}"),
     log:
         "logs/geometry/{model}/{variant}.log",
+    benchmark:
+        job_benchmark("geometry", "{model}/{variant}")
     wildcard_constraints:
         variant=alternation(UPDATED),
     conda:
@@ -45,6 +47,8 @@ rule ssah_analysis:
         pruning=PATHS.ssah("{model}", "{variant}", "pruning"),
     log:
         "logs/ssah_analysis/{model}/{variant}.log",
+    benchmark:
+        job_benchmark("ssah_analysis", "{model}/{variant}")
     wildcard_constraints:
         variant=alternation(SSAH_VARIANTS),
     conda:

@@ -8,6 +8,7 @@ from pathlib import Path
 from taxfree.config.paths import (
     Paths,
     complete_marker,
+    job_benchmark,
     local_source,
     marked_model,
     svd_cache,
@@ -77,8 +78,12 @@ def model_load(wildcards):
 
 def estimate(step, wildcards):
     """The job's resource estimate (taxfree.core.plan.GridResources, the same numbers `taxfree plan` prints)."""
-    if step in ("generate", "score"):
-        return getattr(SIZES, step)(wildcards.model, wildcards.benchmark)
+    if step == "score":
+        return SIZES.score(wildcards.model, wildcards.benchmark)
+    if step == "generate":
+        return SIZES.generate(wildcards.model)
+    if step == "generate_epoch":
+        return SIZES.generate_benchmark(wildcards.model, wildcards.benchmark)
     if step == "fetch_model":
         return SIZES.fetch_model(wildcards.model)
     return getattr(SIZES, step)(wildcards.model, wildcards.variant)
@@ -181,11 +186,11 @@ def generation_params(benchmark):
     return {key: spec[key] for key in keys}
 
 
-def vllm_engine(wildcards):
+def vllm_engine(model, benchmark):
     """vllm.LLM's engine settings (tensor parallel over the job's GPUs); None for the HF backend."""
-    if BENCHMARKS[wildcards.benchmark]["backend"] != "vllm":
+    if BENCHMARKS[benchmark]["backend"] != "vllm":
         return None
-    return SIZES.vllm_engine(wildcards.model, wildcards.benchmark)
+    return SIZES.vllm_engine(model, benchmark)
 
 
 def judge_model_input(wildcards):

@@ -9,6 +9,8 @@ rule toyworld:
         init_model=directory(PATHS.toyworld_init_model()),
     log:
         "logs/toyworld.log",
+    benchmark:
+        job_benchmark("toyworld")
     conda:
         "../envs/training.yaml"
     params:
@@ -23,6 +25,8 @@ rule fetch_model:
         ready(PATHS.base_model("{model}")),
     log:
         "logs/fetch_model/{model}.log",
+    benchmark:
+        job_benchmark("fetch_model", "{model}")
     wildcard_constraints:
         model=models_from("hub"),
     localrule: True
@@ -57,6 +61,8 @@ rule build_tiny_model:
         ready(PATHS.base_model("{model}")),
     log:
         "logs/build_tiny_model/{model}.log",
+    benchmark:
+        job_benchmark("build_tiny_model", "{model}")
     wildcard_constraints:
         model=models_from("tiny_random"),
     conda:
@@ -80,6 +86,8 @@ rule prepare_dataset:
         PATHS.dataset("{dataset}"),
     log:
         "logs/prepare_dataset/{dataset}.log",
+    benchmark:
+        job_benchmark("prepare_dataset", "{dataset}")
     localrule: True
     conda:
         "../envs/training.yaml"
@@ -98,6 +106,8 @@ rule build_pairs:
         PATHS.pairs("{dataset}"),
     log:
         "logs/build_pairs/{dataset}.log",
+    benchmark:
+        job_benchmark("build_pairs", "{dataset}")
     localrule: True
     conda:
         "../envs/training.yaml"
@@ -115,6 +125,8 @@ rule prepare_benchmark:
         PATHS.benchmark("{benchmark}"),
     log:
         "logs/prepare_benchmark/{benchmark}.log",
+    benchmark:
+        job_benchmark("prepare_benchmark", "{benchmark}")
     localrule: True
     conda:
         "../envs/evaluation.yaml"

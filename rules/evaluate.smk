@@ -2,14 +2,20 @@
 # with training.evaluate_checkpoints also answer those benchmarks with every epoch's model.
 
 
+# One job per (model, variant) answers every benchmark: the model is loaded once, and on the toy the
+# fixed cost of a job (starting Python, importing torch and transformers, loading) was most of a
+# benchmark's generation. Each benchmark keeps its own output, so scoring stays per benchmark; a changed
+# benchmark setting reruns the variant's whole job (Snakemake reruns jobs, not single outputs).
 rule generate:
     input:
         model=model_ready,
-        data=PATHS.benchmark("{benchmark}"),
+        data=[PATHS.benchmark(b) for b in BENCHMARKS],
     output:
-        PATHS.generations("{model}", "{variant}", "{benchmark}"),
+        [PATHS.generations("{model}", "{variant}", b) for b in BENCHMARKS],
     log:
-        "logs/generate/{model}/{variant}/{benchmark}.log",
+        "logs/generate/{model}/{variant}.log",
+    benchmark:
+        job_benchmark("generate", "{model}/{variant}")
     conda:
         "../envs/evaluation.yaml"
     threads: config["resources"]["generate_threads"]
@@ -18,8 +24,11 @@ rule generate:
         mem_mb=mem_mb("generate"),
         runtime=runtime("generate"),
     params:
-        generation=lambda wildcards: generation_params(wildcards.benchmark),
-        vllm=vllm_engine,
+        # In the order of input.data and output: each benchmark's generation settings and vLLM engine.
+        generation=lambda wildcards: [
+            {**generation_params(b), "vllm": vllm_engine(wildcards.model, b)}
+            for b in BENCHMARKS
+        ],
         load=model_load,
         code=script_code("generate"),
     script:
@@ -34,6 +43,8 @@ rule score:
         PATHS.scores("{model}", "{variant}", "{benchmark}"),
     log:
         "logs/score/{model}/{variant}/{benchmark}.log",
+    benchmark:
+        job_benchmark("score", "{model}/{variant}/{benchmark}")
     conda:
         "../envs/evaluation.yaml"
     threads: config["resources"]["score_threads"]
@@ -53,19 +64,29 @@ use rule generate as generate_epoch with:
     input:
         # The epoch's model lies inside the training job's epochs directory, so that directory is the input.
         epochs=lambda wildcards: PATHS.epoch_models(wildcards.model, wildcards.variant),
-        data=PATHS.benchmark("{benchmark}"),
+        data=[PATHS.benchmark("{benchmark}")],
     output:
-        PATHS.epoch_generations("{model}", "{variant}", "{epoch}", "{benchmark}"),
+        [PATHS.epoch_generations("{model}", "{variant}", "{epoch}", "{benchmark}")],
     log:
         "logs/generate_epoch/{model}/{variant}/{epoch}/{benchmark}.log",
+    benchmark:
+        job_benchmark("generate_epoch", "{model}/{variant}/{epoch}/{benchmark}")
     wildcard_constraints:
         variant=alternation(EPOCH_VARIANTS),
+    resources:
+        gpu=gpus("generate_epoch"),
+        mem_mb=mem_mb("generate_epoch"),
+        runtime=runtime("generate_epoch"),
     params:
         model_dir=lambda wildcards: PATHS.epoch_model(
             wildcards.model, wildcards.variant, wildcards.epoch
         ),
-        generation=lambda wildcards: generation_params(wildcards.benchmark),
-        vllm=vllm_engine,
+        generation=lambda wildcards: [
+            {
+                **generation_params(wildcards.benchmark),
+                "vllm": vllm_engine(wildcards.model, wildcards.benchmark),
+            }
+        ],
         load=model_load,
         code=script_code("generate"),
 
@@ -78,5 +99,7 @@ use rule score as score_epoch with:
         PATHS.epoch_scores("{model}", "{variant}", "{epoch}", "{benchmark}"),
     log:
         "logs/score_epoch/{model}/{variant}/{epoch}/{benchmark}.log",
+    benchmark:
+        job_benchmark("score_epoch", "{model}/{variant}/{epoch}/{benchmark}")
     wildcard_constraints:
         variant=alternation(EPOCH_VARIANTS),

@@ -20,6 +20,8 @@ rule aggregate:
         provenance=PATHS.result("provenance.json"),
     log:
         "logs/aggregate.log",
+    benchmark:
+        job_benchmark("aggregate")
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -40,6 +42,8 @@ rule reasoning_tokens:
         PATHS.result("reasoning_tokens.csv"),
     log:
         "logs/reasoning_tokens.log",
+    benchmark:
+        job_benchmark("reasoning_tokens")
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -58,6 +62,8 @@ rule figure_tradeoff:
         points=PATHS.figure("tradeoff", "csv"),
     log:
         "logs/figure_tradeoff.log",
+    benchmark:
+        job_benchmark("figure_tradeoff")
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -75,6 +81,8 @@ rule figure_ablation:
         **figure("ablation_{ablation}", "ablation", "Ablations", ablation="{ablation}"),
     log:
         "logs/figure_ablation/{ablation}.log",
+    benchmark:
+        job_benchmark("figure_ablation", "{ablation}")
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -96,6 +104,8 @@ rule figure_geometry:
         },
     log:
         "logs/figure_geometry.log",
+    benchmark:
+        job_benchmark("figure_geometry")
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -113,6 +123,8 @@ rule figure_alpha_sweep:
         **figure("alpha_sweep", "alpha_sweep", "Weight geometry"),
     log:
         "logs/figure_alpha_sweep.log",
+    benchmark:
+        job_benchmark("figure_alpha_sweep")
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -131,6 +143,8 @@ rule figure_downstream:
         **figure("downstream", "downstream", "Downstream fine-tuning"),
     log:
         "logs/figure_downstream.log",
+    benchmark:
+        job_benchmark("figure_downstream")
     localrule: True
     conda:
         "../envs/plotting.yaml"

@@ -10,6 +10,8 @@ rule pretrain_toy:
         model=ready(PATHS.base_model("{model}")),
     log:
         "logs/pretrain_toy/{model}.log",
+    benchmark:
+        job_benchmark("pretrain_toy", "{model}")
     wildcard_constraints:
         model=models_from("toyworld"),
     conda:
@@ -37,6 +39,8 @@ rule align:
         model=ready(PATHS.trained_model("{model}", "{variant}")),
     log:
         "logs/align/{model}/{variant}.log",
+    benchmark:
+        job_benchmark("align", "{model}/{variant}")
     wildcard_constraints:
         variant=alternation([v for v in TRAINED if v not in EPOCH_VARIANTS]),
     conda:
@@ -94,6 +98,8 @@ rule merge:
         ready(PATHS.trained_model("{model}", "{variant}")),
     log:
         "logs/merge/{model}/{variant}.log",
+    benchmark:
+        job_benchmark("merge", "{model}/{variant}")
     wildcard_constraints:
         variant=alternation(MERGED),
     conda:

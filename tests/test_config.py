@@ -17,6 +17,17 @@ def default_config():
     return config
 
 
+def ablation_config():
+    """The default config with configs/toy_ablations.yaml merged over it, as `--configfile config.yaml
+    configs/toy_ablations.yaml` does."""
+    from snakemake.utils import update_config, validate
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "configs" / "toy_ablations.yaml").read_text()))
+    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+    return config
+
+
 def test_variant_overrides_merge_over_defaults():
     config = default_config()
     full = resolve_variant(config, "full_lr3e-4")
@@ -26,6 +37,21 @@ def test_variant_overrides_merge_over_defaults():
     assert lora["lora"] == {"rank": 1, "alpha": 16, "dropout": 0.05, "target_modules": ["up_proj"], "bias": "none",
                             "layers": None}
     assert resolve_variant(config, "base") == {"method": "none"}
+
+
+def test_ablation_overlay_adds_the_grid_to_the_default_variants():
+    from taxfree.config.resolve import resolve_config
+
+    default = default_config()
+    config = ablation_config()
+    _, variants = resolve_config(config)
+    assert set(default["variants"]) < set(variants) and len(variants) == 26
+    # The default's variants are untouched, so the overlay reuses their results.
+    assert all(resolve_variant(config, name) == resolve_variant(default, name) for name in default["variants"])
+    assert set(config["figures"]["ablations"]) == {"rank", "module", "layers", "learning_rate"}
+    assert {"tradeoff", "downstream"} <= set(config["figures"])
+    listed = {v for axis in config["figures"]["ablations"].values() for v in axis["variants"]}
+    assert listed <= set(variants)
 
 
 def test_same_training_for_full_and_lora_r1_up():
@@ -98,7 +124,9 @@ def test_chain_to_a_variant_another_model_lacks_is_rejected():
 def test_alpha_sweeps_run_from_the_base_to_the_trained_update():
     from taxfree.training.methods.merge import alpha_sweeps
 
-    sweeps = alpha_sweeps(check_references(default_config()))
+    assert alpha_sweeps(check_references(default_config())) == {"full": {"base": 0.0, "full_alpha0.3": 0.3,
+                                                                          "full": 1.0}}
+    sweeps = alpha_sweeps(check_references(ablation_config()))
     assert sweeps["full"] == {"base": 0.0, "full_alpha0.3": 0.3, "full_alpha0.6": 0.6, "full": 1.0}
     assert sweeps["full projected k=8 one-sided"] == {"full_proj_k8": 1.0}
 

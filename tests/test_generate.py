@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
+from taxfree.core import inference
 from taxfree.core.errors import InputError
-from taxfree.core.inference import by_seed, generate_file
+from taxfree.core.inference import by_seed, generate_file, generate_files
 from taxfree.core.io import read_jsonl, write_jsonl
 
 ROWS = [{"prompt_id": p, "sample": s, "seed": 7 + s, "prompt": prompt}
@@ -42,6 +43,22 @@ def test_hf_backend_writes_every_sample_reproducibly(tiny_model, tmp_path):
         assert 1 <= row["n_response_tokens"] <= 5 and row["n_prompt_tokens"] > 0
     assert out[0]["response"] != out[1]["response"]  # two seeds, two samples
     assert "vllm" not in sys.modules  # imported only when selected
+
+
+def test_one_job_loads_the_model_once_for_every_benchmark(tiny_model, tmp_path, monkeypatch):
+    write_jsonl(tmp_path / "a.jsonl", ROWS)
+    write_jsonl(tmp_path / "b.jsonl", ROWS[:2])
+    for name in ("a", "b"):
+        generate_file(tiny_model, tmp_path / f"{name}.jsonl", tmp_path / f"alone_{name}.jsonl", **PARAMS)
+    loads = []
+    load = inference.load_for_inference
+    monkeypatch.setattr(inference, "load_for_inference", lambda *args: loads.append(args) or load(*args))
+    generate_files(tiny_model, [(tmp_path / "a.jsonl", tmp_path / "together_a.jsonl", PARAMS),
+                                (tmp_path / "b.jsonl", tmp_path / "together_b.jsonl", {**PARAMS, "max_new_tokens": 3})])
+    assert len(loads) == 1
+    # Same rows as one benchmark at a time: a row's seed, not what was generated before it, decides its sample.
+    assert read_jsonl(tmp_path / "together_a.jsonl") == read_jsonl(tmp_path / "alone_a.jsonl")
+    assert all(row["n_response_tokens"] <= 3 for row in read_jsonl(tmp_path / "together_b.jsonl"))
 
 
 def test_vllm_backend_builds_one_seeded_request_per_sample(fake_vllm, tmp_path):

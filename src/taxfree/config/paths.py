@@ -101,6 +101,17 @@ def marked_model(marker: str) -> str:
     return posixpath.dirname(str(marker))
 
 
+# Snakemake's `benchmark:` records of every job (wall time, CPU time, peak memory), beside the logs rather
+# than under results_dir: they describe a run, not its results. benchmarks/pipeline_walltime.py sums them per rule.
+JOB_BENCHMARKS = "logs/benchmarks"
+
+
+def job_benchmark(rule: str, job: str | None = None) -> str:
+    """A rule's benchmark file for one job: ``logs/benchmarks/{rule}/{job}.tsv`` (``{rule}.tsv`` for a rule
+    that runs once); ``job`` carries the rule's wildcards, e.g. ``"{model}/{variant}"``."""
+    return f"{JOB_BENCHMARKS}/{rule}/{job}.tsv" if job else f"{JOB_BENCHMARKS}/{rule}.tsv"
+
+
 def svd_cache(config: dict[str, Any]) -> str:
     """Where top singular vectors of base weights are cached (shared by analysis, regularizers and merges)."""
     return config.get("geometry", {}).get("svd_cache") or Paths.of(config).svd_cache()

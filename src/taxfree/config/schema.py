@@ -24,8 +24,10 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 @functools.cache
 def load_schema() -> dict[str, Any]:
     """The parsed schema, read once per process; callers must not modify it."""
+    # libyaml's loader when PyYAML has it: the workflow parses the schema on every run, even a no-op one.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(SCHEMA_PATH, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=loader)
 
 
 def definition(name: str) -> dict[str, Any]:

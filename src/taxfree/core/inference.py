@@ -100,11 +100,9 @@ def by_seed(rows: list[dict[str, Any]]) -> dict[int, list[int]]:
     return groups
 
 
-def generate_hf(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
-                top_p: float, batch_size: int, load: dict[str, Any] | None = None,
-                vllm: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Batched HF ``generate`` (``vllm``, the vLLM engine's settings, is not used)."""
-    model, tokenizer = load_for_inference(model_dir, load)
+def hf_responses(model: Any, tokenizer: Any, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
+                 top_p: float, batch_size: int) -> list[dict[str, Any]]:
+    """Batched HF ``generate`` with a loaded model (see ``load_for_inference``), one result per row in order."""
     check_prompt_lengths(rows, tokenizer, getattr(model.config.get_text_config(), "max_position_embeddings", None))
     results: list[dict[str, Any]] = [{} for _ in rows]
     for seed, indices in by_seed(rows).items():
@@ -113,6 +111,13 @@ def generate_hf(model_dir: str | Path, rows: list[dict[str, Any]], max_new_token
                                                      batch_size, seed)):
             results[i] = result
     return results
+
+
+def generate_hf(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
+                top_p: float, batch_size: int, load: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Batched HF ``generate`` of a model directory."""
+    model, tokenizer = load_for_inference(model_dir, load)
+    return hf_responses(model, tokenizer, rows, max_new_tokens, temperature, top_p, batch_size)
 
 
 def vllm_requests(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
@@ -167,6 +172,31 @@ def generate_vllm(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tok
              "n_reasoning_tokens": reasoning_tokens(tokenizer, response)} for response, out in zip(responses, outputs)]
 
 
+def generate_files(model_dir: str | Path, files: list[tuple[str | Path, str | Path, dict[str, Any]]],
+                   load: dict[str, Any] | None = None) -> None:
+    """Generate several benchmarks with one model: ``files`` holds (benchmark JSONL, output JSONL, settings), the
+    settings being ``generate_file``'s (max_new_tokens, temperature, top_p, batch_size, and optionally backend
+    and vllm). The HF backend loads the model once for every file, which on small models is most of a file's
+    cost; vLLM builds one engine per file, since each benchmark's engine settings are its own."""
+    hf_model = None
+    for in_path, out_path, settings in files:
+        settings = dict(settings)
+        backend, engine = settings.pop("backend", "hf"), settings.pop("vllm", None)
+        if backend not in BACKENDS:
+            raise ValueError(f"{in_path}: unknown generation backend {backend!r}; expected one of {BACKENDS}")
+        rows = read_jsonl(in_path, required=("prompt", "seed"), text=("prompt",))
+        try:
+            if backend == "hf":
+                hf_model = hf_model or load_for_inference(model_dir, load)
+                responses = hf_responses(*hf_model, rows, **settings)
+            else:
+                responses = generate_vllm(model_dir, rows, load=load, vllm=engine, **settings)
+        except PromptTooLong as err:
+            raise InputError(f"{in_path}: {err}") from None
+        write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"]),
+                                "truncated": truncated(resp["response"])} for row, resp in zip(rows, responses)))
+
+
 def generate_file(model_dir: str | Path, in_path: str | Path, out_path: str | Path, max_new_tokens: int,
                   temperature: float, top_p: float, batch_size: int, backend: str = "hf",
                   load: dict[str, Any] | None = None, vllm: dict[str, Any] | None = None) -> None:
@@ -176,11 +206,6 @@ def generate_file(model_dir: str | Path, in_path: str | Path, out_path: str | Pa
     counts (prompt, response, and the reasoning block's). ``load``: the model's load options; ``vllm``: the
     vLLM engine's settings (backend vllm). A prompt longer than the model's context fails naming the file and
     its rows (``check_prompt_lengths``)."""
-    rows = read_jsonl(in_path, required=("prompt", "seed"), text=("prompt",))
-    run = {"hf": generate_hf, "vllm": generate_vllm}[backend]
-    try:
-        responses = run(model_dir, rows, max_new_tokens, temperature, top_p, batch_size, load, vllm)
-    except PromptTooLong as err:
-        raise InputError(f"{in_path}: {err}") from None
-    write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"]),
-                            "truncated": truncated(resp["response"])} for row, resp in zip(rows, responses)))
+    settings = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+                "batch_size": batch_size, "backend": backend, "vllm": vllm}
+    generate_files(model_dir, [(in_path, out_path, settings)], load)

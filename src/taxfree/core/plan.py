@@ -96,13 +96,17 @@ class GridResources:
         return resources.weight_analysis(self.params(model), self.hardware, on_gpu=True, dtype=self._dtype(model),
                                          writes_model=False)
 
-    def generate(self, model: str, benchmark: str) -> Estimate:
+    def generate_benchmark(self, model: str, benchmark: str) -> Estimate:
         return resources.generation(self.params(model), self.config["benchmarks"][benchmark], self.samples(benchmark),
                                     self.hardware, dtype=self._dtype(model))
 
+    def generate(self, model: str) -> Estimate:
+        """The generate job of a (model, variant): every benchmark, one after another."""
+        return resources.in_sequence([self.generate_benchmark(model, b) for b in self.config["benchmarks"]])
+
     def vllm_engine(self, model: str, benchmark: str) -> dict[str, Any]:
         """vllm.LLM's engine settings for the generate job: as many tensor-parallel GPUs as the job asks for."""
-        gpus = max(self.generate(model, benchmark).gpus, 1)
+        gpus = max(self.generate_benchmark(model, benchmark).gpus, 1)
         return resources.vllm_engine(self.config["benchmarks"][benchmark], self._dtype(model), gpus)
 
     def judge_params(self, benchmark: str) -> float | None:
@@ -142,9 +146,9 @@ def grid_jobs(config: dict[str, Any], variants: dict[str, Variant]) -> list[Job]
     """Every fetch, training, merge, geometry, generation and scoring job of the grid, with its estimate, in the
     workflow's terms: each hub model is fetched and gets the variants that list it; every variant that trains
     is aligned, every merge merged, every variant that changes weights analysed, every (model, variant)
-    answers and is scored on every benchmark, and every epoch of a variant with ``evaluate_checkpoints`` on
-    those benchmarks. Data preparation, the toy's jobs and the aggregates (CPU
-    minutes) are left out."""
+    answers every benchmark in one job and is scored on each, and every epoch of a variant with
+    ``evaluate_checkpoints`` answers those benchmarks. Data preparation, the toy's jobs and the
+    aggregates (CPU minutes) are left out."""
     sizes = GridResources(config, variants)
     jobs: list[Job] = []
     for model in config["models"]:
@@ -161,12 +165,12 @@ def grid_jobs(config: dict[str, Any], variants: dict[str, Variant]) -> list[Job]
             if v.spec["method"] != "none":
                 jobs.append(Job("geometry", model, name, None, sizes.geometry(model, name)))
         for name in names:
+            jobs.append(Job("generate", model, name, None, sizes.generate(model)))
             for benchmark in config["benchmarks"]:
-                jobs.append(Job("generate", model, name, benchmark, sizes.generate(model, benchmark)))
                 jobs.append(Job("score", model, name, benchmark, sizes.score(model, benchmark)))
             for _ in epochs_evaluated(variants[name].spec):
                 for benchmark in variants[name].spec["training"]["evaluate_checkpoints"]:
-                    jobs.append(Job("generate_epoch", model, name, benchmark, sizes.generate(model, benchmark)))
+                    jobs.append(Job("generate_epoch", model, name, benchmark, sizes.generate_benchmark(model, benchmark)))
                     jobs.append(Job("score_epoch", model, name, benchmark, sizes.score(model, benchmark)))
     return jobs
 

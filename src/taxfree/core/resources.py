@@ -201,6 +201,16 @@ def vllm_engine(benchmark: dict[str, Any], model_dtype: str, tensor_parallel_siz
             "dtype": settings["dtype"] or model_dtype}
 
 
+def in_sequence(estimates: list[Estimate]) -> Estimate:
+    """One job that runs these one after another (e.g. every benchmark's generation with one loaded model): the
+    largest GPU and memory request, the runtimes added up, and GPU hours at the job's GPU count throughout."""
+    gpus = max(e.gpus for e in estimates)
+    hours = sum(e.gpu_hours / e.gpus if e.gpus else 0.0 for e in estimates)
+    return Estimate(gpus, max(e.gpu_memory_gb for e in estimates), max(e.mem_mb for e in estimates),
+                    sum(e.runtime for e in estimates), round(gpus * hours, 2), round(sum(e.disk_gb for e in estimates), 3),
+                    all(e.fits for e in estimates))
+
+
 def generation(n: float, benchmark: dict[str, Any], samples: int, hardware: Hardware, dtype: str = "auto") -> Estimate:
     """A generation job of ``samples`` rows (prompts x samples): vLLM over the fewest GPUs that fit (or the
     benchmark's tensor_parallel_size), HF on one."""
