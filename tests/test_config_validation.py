@@ -39,8 +39,8 @@ def rename(block: dict, old: str, new: str) -> None:
      "config key 'benchmarks.toy_harmful.judge_model.modle': unknown key (did you mean 'model'?)"),
     (lambda c: rename(c["variants"]["lora_r8_all_reg"]["regularizer"], "beta", "betta"),
      "config key 'variants.lora_r8_all_reg.regularizer.betta': unknown key (did you mean 'beta'?)"),
-    (lambda c: rename(c["variants"]["full_proj_k8"]["merge"], "sides", "side"),
-     "config key 'variants.full_proj_k8.merge.side': unknown key (did you mean 'sides'?)"),
+    (lambda c: rename(c["variants"]["full_alpha0.3"]["merge"], "alpha", "alpah"),
+     "config key 'variants.full_alpha0.3.merge.alpah': unknown key (did you mean 'alpha'?)"),
     (lambda c: rename(c["variants"]["full"], "dataset", "datset"),
      "config key 'variants.full.datset': unknown key (did you mean 'dataset'?)"),
 ])
@@ -49,8 +49,8 @@ def test_a_typo_names_the_key_and_the_key_meant(mutate, expected):
 
 
 def test_an_unknown_key_with_no_close_match_lists_the_known_ones():
-    message = error_of(lambda c: c["variants"]["full_proj_k8"]["merge"].update(zzz=1))
-    assert message.startswith("config key 'variants.full_proj_k8.merge.zzz': unknown key (known: alpha, ")
+    message = error_of(lambda c: c["variants"]["full_alpha0.3"]["merge"].update(zzz=1))
+    assert message.startswith("config key 'variants.full_alpha0.3.merge.zzz': unknown key (known: alpha, ")
 
 
 @pytest.mark.parametrize("mutate, expected", [

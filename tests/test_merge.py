@@ -79,7 +79,10 @@ def test_config_resolves_a_merge_variant():
 
     from taxfree.config.resolve import check_references
 
-    specs = check_references(default_config())
+    config = default_config()
+    config["variants"]["full_proj_k8"] = {"method": "merge", "from": "full",
+                                          "merge": {"kind": "projected", "sides": "one", "k": 8}}
+    specs = check_references(config)
     assert specs["full_proj_k8"] == {"method": "merge", "from": "full", "merge": {
         "kind": "projected", "sides": "one", "k": 8, "alpha": 1.0, "svd_cache": "results/svd_cache", "niter": 4,
         "oversample": 8}}
