@@ -36,6 +36,20 @@ def test_outputs_are_restamped_in_the_order_they_finished(tmp_path):
     assert mtime("model/weights.bin") == mtime("model/.snakemake_timestamp") == mtime("model")
 
 
+def test_job_benchmark_files_are_never_a_jobs_oldest_output(tmp_path):
+    # Snakemake compares a job's inputs with all its outputs, its benchmark file included, but keeps no
+    # metadata for that file; after `dvc pull` it must not look older than the inputs.
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "a.txt").write_text("a")
+    bench = tmp_path / "logs" / "benchmarks" / "rule" / "job.tsv"
+    bench.parent.mkdir(parents=True)
+    bench.write_text("s\n1\n")
+    os.utime(bench, (10**9, 10**9))
+    record(tmp_path, "results/a.txt", 100.0)
+    restore_times(tmp_path)
+    assert bench.stat().st_mtime_ns > (tmp_path / "results" / "a.txt").stat().st_mtime_ns
+
+
 def test_incomplete_outputs_are_left_for_snakemake_to_redo(tmp_path):
     (tmp_path / "half.txt").write_text("x")
     before = (tmp_path / "half.txt").stat().st_mtime_ns

@@ -172,8 +172,9 @@ def test_every_cluster_job_went_through_slurm(run):
     assert sorted(submitted) == sorted(job["JobId"] for job in jobs)
     assert {job["JobState"] for job in jobs} == {"COMPLETED"}
     # prepare_dataset and prepare_benchmark read the hub, so they run on the login node.
+    # One generate job per (model, variant): base and full; each scored on the two benchmarks.
     assert sorted(rules) == sorted(["toyworld", "pretrain_toy", "align", "geometry"]
-                                   + ["generate"] + ["score"] * 4)
+                                   + ["generate"] * 2 + ["score"] * 4)
     assert (workdir / "results" / "summary.csv").is_file()
     assert (workdir / "results" / "figures" / "tradeoff.png").is_file()
 
