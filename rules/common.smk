@@ -12,6 +12,7 @@ from taxfree.config.paths import (
     local_source,
     marked_model,
     svd_cache,
+    user_files,
 )
 from taxfree.config.resolve import epochs_evaluated, resolve_config, toyworld_pretrain
 from taxfree.config.schema import definition, validate_config
@@ -39,6 +40,8 @@ MERGED = [name for name, v in VARIANTS.items() if v.spec["method"] == "merge"]
 # Variants whose every epoch's model is evaluated (training.evaluate_checkpoints).
 EPOCH_VARIANTS = [name for name in TRAINED if epochs_evaluated(SPECS[name])]
 UPDATED = [name for name, v in VARIANTS.items() if v.spec["method"] != "none"]
+# Local files the config reads that the user provides, where they do not exist yet (see rule user_file).
+MISSING_USER_FILES = [p for p in user_files(RESOLVED, SPECS) if not Path(p).exists()]
 SSAH_VARIANTS = [name for name, spec in SPECS.items() if "ssah" in spec]
 VARIANTS_OF = {
     m: [name for name, v in VARIANTS.items() if m in v.models] for m in MODELS

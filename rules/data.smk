@@ -135,3 +135,20 @@ rule prepare_benchmark:
         code=script_code("prepare_benchmark"),
     script:
         "../scripts/prepare_benchmark.py"
+
+
+# A file the config reads and the user provides (e.g. configs/sap.yaml's data): a dry run plans the grid
+# without it, and a run stops at once naming it; the config's header says how to make it.
+rule user_file:
+    output:
+        "{user_file}",
+    log:
+        "logs/user_file/{user_file}.log",
+    wildcard_constraints:
+        user_file=alternation(MISSING_USER_FILES),
+    localrule: True
+    conda:
+        "../envs/training.yaml"
+    shell:
+        "echo 'taxfree: {output} is missing: this config reads it and you provide it"
+        " (the config file's header says how to make it)' | tee {log} >&2; exit 1"

@@ -42,3 +42,17 @@ def test_sap_grid_is_planned_with_the_users_files(tmp_path):
     assert counts["align"] == "2" and counts["fetch_model"] == "1" and counts["prepare_dataset"] == "1"
     assert counts["generate"] == "3"  # one job per variant answers the 4 benchmarks
     assert '"layers": [3, 9]' in out
+
+
+def test_without_the_users_files_the_grid_plans_and_a_run_stops_naming_them(tmp_path):
+    import subprocess
+    import sys
+
+    out = dry_run(REPO / "configs" / "sap.yaml")  # from the repository, where data/sap/ does not exist
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
+    assert counts["user_file"] == "2" and "align" in counts
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "1",
+                          "--configfile", str(REPO / "configs" / "sap.yaml"), "--directory", str(tmp_path),
+                          "data/sap/circuit_breakers_48.jsonl"], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "data/sap/circuit_breakers_48.jsonl is missing: this config reads it and you provide it" in run.stderr

@@ -123,3 +123,15 @@ def local_source(config: dict[str, Any], spec: dict[str, Any]) -> str | None:
     if "toyworld" in spec:
         return Paths.of(config).toyworld_split(spec["toyworld"])
     return spec.get("path")
+
+
+
+def user_files(config: dict[str, Any], specs: dict[str, dict[str, Any]]) -> list[str]:
+    """Local files the config names that no rule makes: data sets' and benchmarks' ``path`` sources and
+    SAP's pair tables that are not toy-world splits (the toyworld rule makes those)."""
+    sources = [*config.get("datasets", {}).values(), *config["benchmarks"].values()]
+    paths = {spec["path"] for spec in sources if "path" in spec and "toyworld" not in spec}
+    toyworld = posixpath.dirname(Paths.of(config).toyworld_split("any"))
+    paths |= {spec["sap"]["pairs_path"] for spec in specs.values()
+              if "sap" in spec and posixpath.dirname(spec["sap"]["pairs_path"]) != toyworld}
+    return sorted(paths)
