@@ -16,7 +16,6 @@ from taxfree.training import methods
 EXAMPLE_METHOD = '''
 """Extension `neftune`: uniform noise on the input embeddings during SFT (Jain et al., 2023)."""
 
-from taxfree.config.schema import resolve_block
 from taxfree.training.methods.base import Extension
 
 
@@ -24,9 +23,6 @@ class NEFTune(Extension):
     name = "neftune"
     description = "NEFTune"
     combines_with = ("full", "lora")
-
-    def resolve(self, config, block, spec, name):
-        return resolve_block(block, "neftune", f"variants.{name}.neftune")
 
     def arguments(self, spec):
         return {"neftune_noise_alpha": spec["neftune"]["noise_alpha"]}

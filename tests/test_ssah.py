@@ -31,17 +31,22 @@ def test_blocks_pair_rows_of_a_with_columns_of_b(tiny):
     assert all(m.out_features == mlp.b.in_features == 24 for m in mlp.a.values())
 
 
+def channel_fluctuation(model, module, batches):
+    """The fluctuation score of each input channel of ``module``, computed directly in float64: the variance
+    of its input over real (unmasked) tokens times the squared norm of its weight's column."""
+    seen = []
+    handle = module.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach()))
+    for batch in batches:
+        model(**batch)
+    handle.remove()
+    x = torch.cat([s[b["attention_mask"].bool()] for s, b in zip(seen, batches)]).double()
+    return x.var(0, unbiased=True) * module.weight.detach().double().pow(2).sum(0)
+
+
 def test_fluctuation_is_variance_over_real_tokens_times_column_norm(tiny, batches):
     from taxfree.training.methods.ssah.units import fluctuation_scores
 
-    down = tiny.model.layers[1].mlp.down_proj
-    seen = []
-    handle = down.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach()))
-    for batch in batches:
-        tiny(**batch)
-    handle.remove()
-    x = torch.cat([s[b["attention_mask"].bool()] for s, b in zip(seen, batches)]).double()
-    expected = x.var(0, unbiased=True) * down.weight.detach().double().pow(2).sum(0)
+    expected = channel_fluctuation(tiny, tiny.model.layers[1].mlp.down_proj, batches)
     scores = fluctuation_scores(tiny, batches)
     assert torch.allclose(scores["model.layers.1.mlp.down_proj"].double(), expected, rtol=1e-4)
     assert set(scores) == {f"model.layers.{i}.{m}" for i in (0, 1) for m in ("mlp.down_proj", "self_attn.o_proj")}
@@ -159,14 +164,7 @@ def test_attention_units_are_heads(tiny):
 def test_head_score_sums_its_channels(gqa, batches):
     from taxfree.training.methods.ssah.units import fluctuation_scores
 
-    o = gqa.model.layers[1].self_attn.o_proj
-    seen = []
-    handle = o.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach()))
-    for batch in batches:
-        gqa(**batch)
-    handle.remove()
-    x = torch.cat([s[b["attention_mask"].bool()] for s, b in zip(seen, batches)]).double()
-    channel = x.var(0, unbiased=True) * o.weight.detach().double().pow(2).sum(0)
+    channel = channel_fluctuation(gqa, gqa.model.layers[1].self_attn.o_proj, batches)
     scores = fluctuation_scores(gqa, batches)["model.layers.1.self_attn.o_proj"]
     assert scores.shape == (4,)
     assert torch.allclose(scores.double(), channel.view(4, 4).sum(1), rtol=1e-4)

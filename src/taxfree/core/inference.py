@@ -151,11 +151,10 @@ def vllm_requests(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tok
 
 def generate_vllm(model_dir: str | Path, rows: list[dict[str, Any]], max_new_tokens: int, temperature: float,
                   top_p: float, batch_size: int, load: dict[str, Any] | None = None,
-                  vllm: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The same rows through vLLM (which batches by itself, so ``batch_size`` is unused); ``vllm`` holds the
+                  engine: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The same rows through vLLM (which batches by itself, so ``batch_size`` is unused); ``engine`` holds the
     engine's settings. ``llm.chat`` renders the chat template itself; the prompt is rendered here too, to know
     whether it opened the reasoning block."""
-    engine = vllm
     import vllm  # optional: installed on GPU machines only
     import vllm.lora.request
 
@@ -190,7 +189,7 @@ def generate_files(model_dir: str | Path, files: list[tuple[str | Path, str | Pa
                 hf_model = hf_model or load_for_inference(model_dir, load)
                 responses = hf_responses(*hf_model, rows, **settings)
             else:
-                responses = generate_vllm(model_dir, rows, load=load, vllm=engine, **settings)
+                responses = generate_vllm(model_dir, rows, load=load, engine=engine, **settings)
         except PromptTooLong as err:
             raise InputError(f"{in_path}: {err}") from None
         write_jsonl(out_path, ({**row, **resp, "final_answer": final_answer(resp["response"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from taxfree.config.schema import resolve_block
 from taxfree.core.errors import ConfigError
 
 
@@ -54,8 +55,9 @@ class Extension:
 
     def resolve(self, config: dict[str, Any], block: dict[str, Any], spec: dict[str, Any],
                 name: str) -> dict[str, Any]:
-        """The resolved block; ``spec`` is the base method's resolved spec."""
-        raise NotImplementedError
+        """The resolved block: the schema definition named like the extension, defaults filled and checked.
+        ``spec`` is the base method's resolved spec; extensions that derive more extend this."""
+        return resolve_block(block, self.name, f"variants.{name}.{self.name}")
 
     def inputs(self, spec: dict[str, Any]) -> list[str]:
         """Files training reads besides its data set (calibration data, safety pairs)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from taxfree.config.paths import svd_cache
-from taxfree.config.schema import resolve_block
 from taxfree.core.errors import ConfigError
 from taxfree.core.models import LINEAR_GROUPS
 from taxfree.training.methods.base import Extension
@@ -20,7 +19,7 @@ class Regularizer(Extension):
     def resolve(self, config: dict[str, Any], block: dict[str, Any], spec: dict[str, Any],
                 name: str) -> dict[str, Any]:
         """Defaults filled; every penalised module must be adapted by the variant's LoRA."""
-        resolved = resolve_block(block, "regularizer", f"variants.{name}.regularizer")
+        resolved = super().resolve(config, block, spec, name)
         lora = spec["lora"]
         adapted = {module for item in lora["target_modules"] for module in LINEAR_GROUPS.get(item, (item,))}
         missing = [module for module in resolved["target_modules"] if module not in adapted]

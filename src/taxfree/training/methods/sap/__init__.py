@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from taxfree.config.paths import local_source
-from taxfree.config.schema import resolve_block
 from taxfree.core.errors import ConfigError
 from taxfree.training.methods.base import Extension
 
@@ -18,7 +17,7 @@ class SafetyAwareProbing(Extension):
 
     def resolve(self, config: dict[str, Any], block: dict[str, Any], spec: dict[str, Any],
                 name: str) -> dict[str, Any]:
-        sap = resolve_block(block, "sap", f"variants.{name}.sap")
+        sap = super().resolve(config, block, spec, name)
         training = spec["training"]
         # The probe steps once per batch, as the authors' does; with accumulation it would step per micro-batch.
         if training["gradient_accumulation_steps"] != 1:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from taxfree.config.paths import Paths
-from taxfree.config.schema import resolve_block
 from taxfree.core.errors import ConfigError
 from taxfree.training.methods.base import Extension
 
@@ -20,7 +19,7 @@ class UnitFreezing(Extension):
                 name: str) -> dict[str, Any]:
         """Defaults filled, calibration data sets resolved to the prepared files training reads."""
         pruning_benchmark(config)
-        ssah = resolve_block(block, "ssah", f"variants.{name}.ssah")
+        ssah = super().resolve(config, block, spec, name)
         for key in ("safety_data", "utility_data"):
             if ssah[key] not in config.get("datasets", {}):
                 raise ConfigError(f"config key 'variants.{name}.ssah.{key}': unknown data set '{ssah[key]}'")
