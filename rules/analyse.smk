@@ -5,15 +5,15 @@
 rule geometry:
     input:
         reference=lambda wildcards: ready(
-            update_reference(wildcards.model, wildcards.variant)
+            update_reference(wildcards.seed, wildcards.model, wildcards.variant)
         ),
         model=model_ready,
     output:
         PATHS.geometry("{model}", "{variant}"),
     log:
-        "logs/geometry/{model}/{variant}.log",
+        "logs/geometry/seed{seed}/{model}/{variant}.log",
     benchmark:
-        job_benchmark("geometry", "{model}/{variant}")
+        job_benchmark("geometry", "seed{seed}/{model}/{variant}")
     wildcard_constraints:
         variant=alternation(UPDATED),
     conda:
@@ -38,28 +38,34 @@ rule geometry:
 rule ssah_analysis:
     input:
         model=lambda wildcards: ready(
-            starting_model(wildcards.model, wildcards.variant)
+            starting_model(wildcards.seed, wildcards.model, wildcards.variant)
         ),
-        calibration=lambda wildcards: VARIANTS[wildcards.variant].inputs(),
-        safety=lambda wildcards: PATHS.benchmark(pruning_benchmark(RESOLVED)),
+        calibration=lambda wildcards: seeded(
+            VARIANTS[wildcards.variant].inputs(), wildcards
+        ),
+        safety=lambda wildcards: paths(wildcards.seed).benchmark(
+            pruning_benchmark(RESOLVED)
+        ),
     output:
         types=PATHS.ssah("{model}", "{variant}", "unit_types"),
         pruning=PATHS.ssah("{model}", "{variant}", "pruning"),
     log:
-        "logs/ssah_analysis/{model}/{variant}.log",
+        "logs/ssah_analysis/seed{seed}/{model}/{variant}.log",
     benchmark:
-        job_benchmark("ssah_analysis", "{model}/{variant}")
+        job_benchmark("ssah_analysis", "seed{seed}/{model}/{variant}")
     wildcard_constraints:
         variant=alternation(SSAH_VARIANTS),
     conda:
         "../envs/training.yaml"
     threads: config["resources"]["generate_threads"]
     params:
-        ssah=lambda wildcards: SPECS[wildcards.variant]["ssah"],
+        ssah=lambda wildcards: seeded(SPECS[wildcards.variant]["ssah"], wildcards),
         max_length=lambda wildcards: SPECS[wildcards.variant]["training"]["max_length"],
         benchmark=lambda wildcards: pruning_benchmark(RESOLVED),
         judge=lambda wildcards: BENCHMARKS[pruning_benchmark(RESOLVED)]["judge"],
-        seed=lambda wildcards: SPECS[wildcards.variant]["training"]["seed"],
+        seed=lambda wildcards: seeded(SPECS[wildcards.variant]["training"], wildcards)[
+            "seed"
+        ],
         generation=lambda wildcards: generation_params(pruning_benchmark(RESOLVED)),
         load=model_load,
         code=script_code("ssah_analysis"),

@@ -15,6 +15,7 @@ from taxfree.config.paths import (
     user_files,
 )
 from taxfree.config.resolve import epochs_evaluated, resolve_config, toyworld_pretrain
+from taxfree.config.seeds import at_seed
 from taxfree.config.schema import definition, validate_config
 from taxfree.core.models import load_options
 from taxfree.core.plan import GridResources
@@ -26,6 +27,8 @@ from taxfree.training.methods.ssah import pruning_benchmark
 validate_config(config)
 RESOLVED, VARIANTS = resolve_config(config)
 SPECS = {name: variant.spec for name, variant in VARIANTS.items()}
+SEEDS = config["seeds"]
+# Output patterns, with the {seed} wildcard; input functions ask paths(seed) for a job's own seed.
 PATHS = Paths.of(config)
 SIZES = GridResources(RESOLVED, VARIANTS)
 
@@ -48,6 +51,15 @@ VARIANTS_OF = {
 }
 
 
+def paths(seed):
+    return Paths.of(config, seed)
+
+
+def seeded(value, wildcards):
+    """A spec, block or path as the job's run seed sees it (taxfree.config.resolve.at_seed)."""
+    return at_seed(value, int(wildcards.seed))
+
+
 # The interpreter jobs run with, named the same way however Snakemake was started (`snakemake` runs
 # as .../bin/python3, `python -m snakemake` as .../bin/python): it is a rerun-triggering param.
 PYTHON = str(Path(sys.executable).with_name("python"))
@@ -67,6 +79,7 @@ wildcard_constraints:
     dataset=alternation(DATASETS),
     ablation=alternation(ABLATIONS),
     epoch=r"\d+",
+    seed=r"-?\d+",
 
 
 def script_code(name):
@@ -110,15 +123,15 @@ def models_from(source):
     return alternation([name for name, m in MODELS.items() if m["source"] == source])
 
 
-def variant_model(model, variant):
+def variant_model(seed, model, variant):
     """Where the model of a (model, variant) lives: the starting model for a variant that trains nothing."""
     if VARIANTS[variant].spec["method"] == "none":
-        return PATHS.base_model(model)
-    return PATHS.trained_model(model, variant)
+        return paths(seed).base_model(model)
+    return paths(seed).trained_model(model, variant)
 
 
 def model_dir(wildcards):
-    return variant_model(wildcards.model, wildcards.variant)
+    return variant_model(wildcards.seed, wildcards.model, wildcards.variant)
 
 
 def ready(model_path):
@@ -130,27 +143,26 @@ def model_ready(wildcards):
     return ready(model_dir(wildcards))
 
 
-def starting_model(model, variant):
+def starting_model(seed, model, variant):
     """What a variant trains from: its `from` variant's model, else the base model."""
     parent = VARIANTS[variant].parent
-    return PATHS.base_model(model) if parent is None else variant_model(model, parent)
+    if parent is None:
+        return paths(seed).base_model(model)
+    return variant_model(seed, model, parent)
 
 
-def update_reference(model, variant):
+def update_reference(seed, model, variant):
     """W0 of a variant's update: the model it trained from (for a merge, its `from` variant's)."""
     if VARIANTS[variant].spec["method"] == "merge":
-        return update_reference(model, VARIANTS[variant].parent)
-    return starting_model(model, variant)
+        return update_reference(seed, model, VARIANTS[variant].parent)
+    return starting_model(seed, model, variant)
 
 
 def training_data(wildcards):
     variant = VARIANTS[wildcards.variant]
     dataset = variant.spec["dataset"]
-    return (
-        PATHS.pairs(dataset)
-        if variant.method.data == "pairs"
-        else PATHS.dataset(dataset)
-    )
+    at = paths(wildcards.seed)
+    return at.pairs(dataset) if variant.method.data == "pairs" else at.dataset(dataset)
 
 
 def train_launcher(wildcards):
@@ -199,19 +211,24 @@ def vllm_engine(model, benchmark):
 def judge_model_input(wildcards):
     """A judge model that the pipeline builds itself (a model's base_model, as in configs/smoke.yaml)
     must exist before scoring with it; hub judges are read by the score job."""
-    judge = BENCHMARKS[wildcards.benchmark]["judge_model"].get("model")
-    return [ready(judge)] if judge in {PATHS.base_model(m) for m in MODELS} else []
+    judge = seeded(
+        BENCHMARKS[wildcards.benchmark]["judge_model"].get("model"), wildcards
+    )
+    built = {paths(wildcards.seed).base_model(m) for m in MODELS}
+    return [ready(judge)] if judge in built else []
 
 
 def score_entries():
     return [
         {
+            "seed": s,
             "model": m,
             "variant": v,
             "benchmark": b,
-            "path": PATHS.scores(m, v, b),
-            "prompts": PATHS.benchmark(b),
+            "path": paths(s).scores(m, v, b),
+            "prompts": paths(s).benchmark(b),
         }
+        for s in SEEDS
         for m in MODELS
         for v in VARIANTS_OF[m]
         for b in BENCHMARKS
@@ -230,41 +247,57 @@ def scored_start(model, variant):
 
 
 def epoch_score_entries():
-    """Each evaluated epoch's score files: (model, variant, epoch, benchmark, path); epoch 0 is the model the
-    variant trains from, read from its ordinary scores where the grid has them."""
+    """Each evaluated epoch's score files: (seed, model, variant, epoch, benchmark, path); epoch 0 is the model
+    the variant trains from, read from its ordinary scores where the grid has them."""
     entries = []
-    for m in MODELS:
+    for s, m in [(s, m) for s in SEEDS for m in MODELS]:
+        at = paths(s)
         for v in [v for v in VARIANTS_OF[m] if v in EPOCH_VARIANTS]:
             start = scored_start(m, v)
             for b in SPECS[v]["training"]["evaluate_checkpoints"]:
+                where = {
+                    "seed": s,
+                    "model": m,
+                    "variant": v,
+                    "benchmark": b,
+                    "prompts": at.benchmark(b),
+                }
                 if start is not None:
                     entries.append(
-                        {
-                            "model": m,
-                            "variant": v,
-                            "epoch": 0,
-                            "benchmark": b,
-                            "path": PATHS.scores(m, start, b),
-                            "prompts": PATHS.benchmark(b),
-                        }
+                        {**where, "epoch": 0, "path": at.scores(m, start, b)}
                     )
                 entries += [
-                    {
-                        "model": m,
-                        "variant": v,
-                        "epoch": e,
-                        "benchmark": b,
-                        "path": PATHS.epoch_scores(m, v, e, b),
-                        "prompts": PATHS.benchmark(b),
-                    }
+                    {**where, "epoch": e, "path": at.epoch_scores(m, v, e, b)}
                     for e in epochs_evaluated(SPECS[v])
                 ]
     return entries
 
 
 def model_dirs():
-    """{model: {variant: directory of its weights}}, for every variant each model gets."""
-    return {m: {v: variant_model(m, v) for v in VARIANTS_OF[m]} for m in MODELS}
+    """[(seed, model, variant, directory of its weights)] for every variant each model gets."""
+    return [
+        (s, m, v, variant_model(s, m, v))
+        for s in SEEDS
+        for m in MODELS
+        for v in VARIANTS_OF[m]
+    ]
+
+
+def claims_geometry():
+    """The geometry tables of every seed that the claims about weight geometry compare."""
+    variants = {
+        v
+        for claim in config["claims"]
+        if "geometry" in claim
+        for v in claim["variants"]
+    }
+    return [
+        paths(s).geometry(m, v)
+        for s in SEEDS
+        for m in MODELS
+        for v in VARIANTS_OF[m]
+        if v in variants
+    ]
 
 
 def downstream_variants():
@@ -294,7 +327,7 @@ def variant_kind(variant):
 
 def geometry_outputs():
     trained = [(m, v) for m in MODELS for v in VARIANTS_OF[m] if v in UPDATED]
-    outputs = [PATHS.geometry(m, v) for m, v in trained]
+    outputs = [paths(s).geometry(m, v) for s in SEEDS for m, v in trained]
     if trained:
         outputs += rules.figure_geometry.output
     if MERGED:
@@ -305,6 +338,7 @@ def geometry_outputs():
 def final_outputs():
     outputs = [
         *rules.aggregate.output,
+        *rules.claims.output,
         *rules.figure_tradeoff.output,
         *expand(rules.figure_ablation.output, ablation=ABLATIONS),
         *geometry_outputs(),
@@ -316,8 +350,9 @@ def final_outputs():
         outputs += rules.figure_downstream.output
     return outputs + [
         path
+        for s in SEEDS
         for m in MODELS
         for v in VARIANTS_OF[m]
         if v in SSAH_VARIANTS
-        for path in expand(rules.ssah_analysis.output, model=m, variant=v)
+        for path in expand(rules.ssah_analysis.output, seed=s, model=m, variant=v)
     ]

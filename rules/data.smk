@@ -5,16 +5,18 @@
 
 rule toyworld:
     output:
-        data=expand(PATHS.toyworld_split("{split}"), split=TOY_SPLITS),
+        data=expand(
+            PATHS.toyworld_split("{split}"), split=TOY_SPLITS, allow_missing=True
+        ),
         init_model=directory(PATHS.toyworld_init_model()),
     log:
-        "logs/toyworld.log",
+        "logs/toyworld/seed{seed}.log",
     benchmark:
-        job_benchmark("toyworld")
+        job_benchmark("toyworld", "seed{seed}")
     conda:
         "../envs/training.yaml"
     params:
-        spec=config["toyworld"],
+        spec=lambda wildcards: seeded(config["toyworld"], wildcards),
         code=script_code("toyworld"),
     script:
         "../scripts/toyworld.py"
@@ -22,7 +24,7 @@ rule toyworld:
 
 rule fetch_model:
     output:
-        ready(PATHS.base_model("{model}")),
+        ready(PATHS.hub_model("{model}")),
     log:
         "logs/fetch_model/{model}.log",
     benchmark:
@@ -60,15 +62,15 @@ rule build_tiny_model:
     output:
         ready(PATHS.base_model("{model}")),
     log:
-        "logs/build_tiny_model/{model}.log",
+        "logs/build_tiny_model/seed{seed}/{model}.log",
     benchmark:
-        job_benchmark("build_tiny_model", "{model}")
+        job_benchmark("build_tiny_model", "seed{seed}/{model}")
     wildcard_constraints:
         model=models_from("tiny_random"),
     conda:
         "../envs/training.yaml"
     params:
-        spec=lambda wildcards: MODELS[wildcards.model]["tiny_random"],
+        spec=lambda wildcards: seeded(MODELS[wildcards.model]["tiny_random"], wildcards),
         code=script_code("build_tiny_model"),
     script:
         "../scripts/build_tiny_model.py"
@@ -76,23 +78,25 @@ rule build_tiny_model:
 
 rule prepare_dataset:
     input:
-        source=lambda wildcards: local_source(config, DATASETS[wildcards.dataset]) or [],
+        source=lambda wildcards: seeded(
+            local_source(config, DATASETS[wildcards.dataset]) or [], wildcards
+        ),
         mix=lambda wildcards: [
-            PATHS.dataset(mix["dataset"])
+            paths(wildcards.seed).dataset(mix["dataset"])
             for mix in [DATASETS[wildcards.dataset].get("mix")]
             if mix
         ],
     output:
         PATHS.dataset("{dataset}"),
     log:
-        "logs/prepare_dataset/{dataset}.log",
+        "logs/prepare_dataset/seed{seed}/{dataset}.log",
     benchmark:
-        job_benchmark("prepare_dataset", "{dataset}")
+        job_benchmark("prepare_dataset", "seed{seed}/{dataset}")
     localrule: True
     conda:
         "../envs/training.yaml"
     params:
-        spec=lambda wildcards: DATASETS[wildcards.dataset],
+        spec=lambda wildcards: seeded(DATASETS[wildcards.dataset], wildcards),
         code=script_code("prepare_dataset"),
     script:
         "../scripts/prepare_dataset.py"
@@ -101,18 +105,20 @@ rule prepare_dataset:
 # SaRO (docs/saro.md): preference pairs over reasoning processes, for method dpo.
 rule build_pairs:
     input:
-        lambda wildcards: local_source(config, DATASETS[wildcards.dataset]) or [],
+        lambda wildcards: seeded(
+            local_source(config, DATASETS[wildcards.dataset]) or [], wildcards
+        ),
     output:
         PATHS.pairs("{dataset}"),
     log:
-        "logs/build_pairs/{dataset}.log",
+        "logs/build_pairs/seed{seed}/{dataset}.log",
     benchmark:
-        job_benchmark("build_pairs", "{dataset}")
+        job_benchmark("build_pairs", "seed{seed}/{dataset}")
     localrule: True
     conda:
         "../envs/training.yaml"
     params:
-        spec=lambda wildcards: DATASETS[wildcards.dataset],
+        spec=lambda wildcards: seeded(DATASETS[wildcards.dataset], wildcards),
         code=script_code("build_pairs"),
     script:
         "../scripts/build_pairs.py"
@@ -120,18 +126,20 @@ rule build_pairs:
 
 rule prepare_benchmark:
     input:
-        lambda wildcards: local_source(config, BENCHMARKS[wildcards.benchmark]) or [],
+        lambda wildcards: seeded(
+            local_source(config, BENCHMARKS[wildcards.benchmark]) or [], wildcards
+        ),
     output:
         PATHS.benchmark("{benchmark}"),
     log:
-        "logs/prepare_benchmark/{benchmark}.log",
+        "logs/prepare_benchmark/seed{seed}/{benchmark}.log",
     benchmark:
-        job_benchmark("prepare_benchmark", "{benchmark}")
+        job_benchmark("prepare_benchmark", "seed{seed}/{benchmark}")
     localrule: True
     conda:
         "../envs/evaluation.yaml"
     params:
-        spec=lambda wildcards: BENCHMARKS[wildcards.benchmark],
+        spec=lambda wildcards: seeded(BENCHMARKS[wildcards.benchmark], wildcards),
         code=script_code("prepare_benchmark"),
     script:
         "../scripts/prepare_benchmark.py"

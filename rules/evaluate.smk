@@ -13,9 +13,9 @@ rule generate:
     output:
         [PATHS.generations("{model}", "{variant}", b) for b in BENCHMARKS],
     log:
-        "logs/generate/{model}/{variant}.log",
+        "logs/generate/seed{seed}/{model}/{variant}.log",
     benchmark:
-        job_benchmark("generate", "{model}/{variant}")
+        job_benchmark("generate", "seed{seed}/{model}/{variant}")
     conda:
         "../envs/evaluation.yaml"
     threads: config["resources"]["generate_threads"]
@@ -42,9 +42,9 @@ rule score:
     output:
         PATHS.scores("{model}", "{variant}", "{benchmark}"),
     log:
-        "logs/score/{model}/{variant}/{benchmark}.log",
+        "logs/score/seed{seed}/{model}/{variant}/{benchmark}.log",
     benchmark:
-        job_benchmark("score", "{model}/{variant}/{benchmark}")
+        job_benchmark("score", "seed{seed}/{model}/{variant}/{benchmark}")
     conda:
         "../envs/evaluation.yaml"
     threads: config["resources"]["score_threads"]
@@ -54,7 +54,7 @@ rule score:
         mem_mb=mem_mb("score"),
         runtime=runtime("score"),
     params:
-        benchmark=lambda wildcards: BENCHMARKS[wildcards.benchmark],
+        benchmark=lambda wildcards: seeded(BENCHMARKS[wildcards.benchmark], wildcards),
         code=script_code("score"),
     script:
         "../scripts/score.py"
@@ -63,14 +63,18 @@ rule score:
 use rule generate as generate_epoch with:
     input:
         # The epoch's model lies inside the training job's epochs directory, so that directory is the input.
-        epochs=lambda wildcards: PATHS.epoch_models(wildcards.model, wildcards.variant),
+        epochs=lambda wildcards: paths(wildcards.seed).epoch_models(
+            wildcards.model, wildcards.variant
+        ),
         data=[PATHS.benchmark("{benchmark}")],
     output:
         [PATHS.epoch_generations("{model}", "{variant}", "{epoch}", "{benchmark}")],
     log:
-        "logs/generate_epoch/{model}/{variant}/{epoch}/{benchmark}.log",
+        "logs/generate_epoch/seed{seed}/{model}/{variant}/{epoch}/{benchmark}.log",
     benchmark:
-        job_benchmark("generate_epoch", "{model}/{variant}/{epoch}/{benchmark}")
+        job_benchmark(
+            "generate_epoch", "seed{seed}/{model}/{variant}/{epoch}/{benchmark}"
+        )
     wildcard_constraints:
         variant=alternation(EPOCH_VARIANTS),
     resources:
@@ -78,7 +82,7 @@ use rule generate as generate_epoch with:
         mem_mb=mem_mb("generate_epoch"),
         runtime=runtime("generate_epoch"),
     params:
-        model_dir=lambda wildcards: PATHS.epoch_model(
+        model_dir=lambda wildcards: paths(wildcards.seed).epoch_model(
             wildcards.model, wildcards.variant, wildcards.epoch
         ),
         generation=lambda wildcards: [
@@ -98,8 +102,8 @@ use rule score as score_epoch with:
     output:
         PATHS.epoch_scores("{model}", "{variant}", "{epoch}", "{benchmark}"),
     log:
-        "logs/score_epoch/{model}/{variant}/{epoch}/{benchmark}.log",
+        "logs/score_epoch/seed{seed}/{model}/{variant}/{epoch}/{benchmark}.log",
     benchmark:
-        job_benchmark("score_epoch", "{model}/{variant}/{epoch}/{benchmark}")
+        job_benchmark("score_epoch", "seed{seed}/{model}/{variant}/{epoch}/{benchmark}")
     wildcard_constraints:
         variant=alternation(EPOCH_VARIANTS),

@@ -4,10 +4,8 @@
 rule aggregate:
     input:
         scores=[entry["path"] for entry in score_entries()],
-        prompts=[PATHS.benchmark(name) for name in BENCHMARKS],
-        models=sorted(
-            {ready(d) for dirs in model_dirs().values() for d in dirs.values()}
-        ),
+        prompts=sorted({entry["prompts"] for entry in score_entries()}),
+        models=sorted({ready(directory) for *_, directory in model_dirs()}),
     output:
         csv=report(
             PATHS.result("summary.csv"),
@@ -15,7 +13,7 @@ rule aggregate:
             category="Results",
         ),
         parquet=PATHS.result("summary.parquet"),
-        markdown=PATHS.result("summary.md"),
+        seeds=PATHS.result("summary_seeds.csv"),
         metrics=PATHS.result("metrics.json"),
         provenance=PATHS.result("provenance.json"),
     log:
@@ -33,6 +31,32 @@ rule aggregate:
         code=script_code("aggregate"),
     script:
         "../scripts/aggregate.py"
+
+
+# The papers' claims (config `claims`), each tested across seeds, and the markdown summary that ends with them.
+rule claims:
+    input:
+        summary=rules.aggregate.output.csv,
+        geometry=claims_geometry(),
+    output:
+        csv=report(
+            PATHS.result("claims.csv"),
+            caption="captions/claims.rst",
+            category="Results",
+        ),
+        markdown=PATHS.result("summary.md"),
+    log:
+        "logs/claims.log",
+    benchmark:
+        job_benchmark("claims")
+    localrule: True
+    conda:
+        "../envs/plotting.yaml"
+    params:
+        claims=config["claims"],
+        code=script_code("claims"),
+    script:
+        "../scripts/claims.py"
 
 
 rule reasoning_tokens:
@@ -95,7 +119,13 @@ rule figure_ablation:
 
 rule figure_geometry:
     input:
-        [PATHS.geometry(m, v) for m in MODELS for v in VARIANTS_OF[m] if v in UPDATED],
+        [
+            paths(s).geometry(m, v)
+            for s in SEEDS
+            for m in MODELS
+            for v in VARIANTS_OF[m]
+            if v in UPDATED
+        ],
     output:
         **{
             f"{kind}_{suffix}": path
@@ -163,6 +193,8 @@ rule aggregate_epochs:
         PATHS.result("epochs.csv"),
     log:
         "logs/aggregate_epochs.log",
+    benchmark:
+        job_benchmark("aggregate_epochs")
     localrule: True
     conda:
         "../envs/plotting.yaml"
@@ -181,6 +213,8 @@ rule figure_epochs:
         **figure("epochs", "epochs", "Results"),
     log:
         "logs/figure_epochs.log",
+    benchmark:
+        job_benchmark("figure_epochs")
     localrule: True
     conda:
         "../envs/plotting.yaml"

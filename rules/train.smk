@@ -9,21 +9,25 @@ rule pretrain_toy:
     output:
         model=ready(PATHS.base_model("{model}")),
     log:
-        "logs/pretrain_toy/{model}.log",
+        "logs/pretrain_toy/seed{seed}/{model}.log",
     benchmark:
-        job_benchmark("pretrain_toy", "{model}")
+        job_benchmark("pretrain_toy", "seed{seed}/{model}")
     wildcard_constraints:
         model=models_from("toyworld"),
     conda:
         "../envs/training.yaml"
     threads: config["resources"]["pretrain_threads"]
     params:
-        spec=json.dumps(toyworld_pretrain(config), sort_keys=True),
+        spec=lambda wildcards: json.dumps(
+            seeded(toyworld_pretrain(config), wildcards), sort_keys=True
+        ),
         launcher=PYTHON,
         base=lambda wildcards, input: input.base,
         out=lambda wildcards, output: marked_model(output[0]),
         load=lambda wildcards: json.dumps(model_load(wildcards)),
-        checkpoint_dir=lambda wildcards: PATHS.base_checkpoints(wildcards.model),
+        checkpoint_dir=lambda wildcards: paths(wildcards.seed).base_checkpoints(
+            wildcards.model
+        ),
         epochs="",
         code=training_code(toyworld_pretrain(config)),
     shell:
@@ -32,15 +36,17 @@ rule pretrain_toy:
 
 rule align:
     input:
-        base=lambda wildcards: ready(starting_model(wildcards.model, wildcards.variant)),
+        base=lambda wildcards: ready(
+            starting_model(wildcards.seed, wildcards.model, wildcards.variant)
+        ),
         data=training_data,
-        extra=lambda wildcards: VARIANTS[wildcards.variant].inputs(),
+        extra=lambda wildcards: seeded(VARIANTS[wildcards.variant].inputs(), wildcards),
     output:
         model=ready(PATHS.trained_model("{model}", "{variant}")),
     log:
-        "logs/align/{model}/{variant}.log",
+        "logs/align/seed{seed}/{model}/{variant}.log",
     benchmark:
-        job_benchmark("align", "{model}/{variant}")
+        job_benchmark("align", "seed{seed}/{model}/{variant}")
     wildcard_constraints:
         variant=alternation([v for v in TRAINED if v not in EPOCH_VARIANTS]),
     conda:
@@ -51,12 +57,14 @@ rule align:
         mem_mb=mem_mb("align"),
         runtime=runtime("align"),
     params:
-        spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
+        spec=lambda wildcards: json.dumps(
+            seeded(SPECS[wildcards.variant], wildcards), sort_keys=True
+        ),
         launcher=train_launcher,
         base=lambda wildcards, input: marked_model(input.base),
         out=lambda wildcards, output: marked_model(output[0]),
         load=lambda wildcards: json.dumps(model_load(wildcards)),
-        checkpoint_dir=lambda wildcards: PATHS.checkpoints(
+        checkpoint_dir=lambda wildcards: paths(wildcards.seed).checkpoints(
             wildcards.model, wildcards.variant
         ),
         epochs="",
@@ -73,33 +81,37 @@ use rule align as align_epochs with:
     wildcard_constraints:
         variant=alternation(EPOCH_VARIANTS),
     params:
-        spec=lambda wildcards: json.dumps(SPECS[wildcards.variant], sort_keys=True),
+        spec=lambda wildcards: json.dumps(
+            seeded(SPECS[wildcards.variant], wildcards), sort_keys=True
+        ),
         launcher=train_launcher,
         base=lambda wildcards, input: marked_model(input.base),
         out=lambda wildcards, output: marked_model(output.model),
         load=lambda wildcards: json.dumps(model_load(wildcards)),
-        checkpoint_dir=lambda wildcards: PATHS.checkpoints(
+        checkpoint_dir=lambda wildcards: paths(wildcards.seed).checkpoints(
             wildcards.model, wildcards.variant
         ),
         epochs=lambda wildcards: "--epochs-dir "
-        + PATHS.epoch_models(wildcards.model, wildcards.variant),
+        + paths(wildcards.seed).epoch_models(wildcards.model, wildcards.variant),
         code=lambda wildcards: training_code(SPECS[wildcards.variant]),
 
 
 rule merge:
     input:
         reference=lambda wildcards: ready(
-            update_reference(wildcards.model, wildcards.variant)
+            update_reference(wildcards.seed, wildcards.model, wildcards.variant)
         ),
         tuned=lambda wildcards: ready(
-            variant_model(wildcards.model, VARIANTS[wildcards.variant].parent)
+            variant_model(
+                wildcards.seed, wildcards.model, VARIANTS[wildcards.variant].parent
+            )
         ),
     output:
         ready(PATHS.trained_model("{model}", "{variant}")),
     log:
-        "logs/merge/{model}/{variant}.log",
+        "logs/merge/seed{seed}/{model}/{variant}.log",
     benchmark:
-        job_benchmark("merge", "{model}/{variant}")
+        job_benchmark("merge", "seed{seed}/{model}/{variant}")
     wildcard_constraints:
         variant=alternation(MERGED),
     conda:

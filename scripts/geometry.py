@@ -18,5 +18,6 @@ with redirect_output(snakemake.log[0]):
                     load=snakemake.params.load)
     table.insert(0, "variant", snakemake.wildcards.variant)
     table.insert(0, "model", snakemake.wildcards.model)
+    table.insert(0, "seed", int(snakemake.wildcards.seed))
     with atomic_path(snakemake.output[0]) as tmp:
         table.to_parquet(tmp, index=False)

@@ -28,7 +28,7 @@ def entries(tmp_path):
         path = tmp_path / f"{variant}.jsonl"
         write_jsonl(path, [{"prompt_id": i, "refusal": i < refused, "n_response_tokens": 5, "n_reasoning_tokens": 2,
                             "truncated": False} for i in range(4)])
-        result.append({"model": "toy", "variant": variant, "benchmark": "harmful", "path": path, "prompts": prepared})
+        result.append({"seed": 0, "model": "toy", "variant": variant, "benchmark": "harmful", "path": path, "prompts": prepared})
     return result
 
 
@@ -64,7 +64,7 @@ def test_a_judge_with_no_valid_reply_gives_nan_with_the_invalid_count(tmp_path):
     path = tmp_path / "guard.jsonl"
     write_jsonl(path, [{"prompt_id": i // 2, "sample": i % 2, "safe": None, "n_response_tokens": 6,
                         "n_reasoning_tokens": 3, "truncated": False} for i in range(6)])
-    summary = summarise([{"model": "tiny", "variant": "base", "benchmark": "guard", "path": path,
+    summary = summarise([{"seed": 0, "model": "tiny", "variant": "base", "benchmark": "guard", "path": path,
                           "prompts": prompts(tmp_path, 3, samples=2)}],
                         {"guard": {"judge": "llama_guard", "category": "safety", "num_samples": 2}}, SPECS)
     safety = summary.set_index("metric").loc["safety"]

@@ -43,7 +43,7 @@ def test_default_downstream_variants_resolve_with_their_data():
     specs = check_references(config)
     assert {specs[v]["from"] for v in ("downstream_sft", "downstream_sap", "downstream_ssah_freeze")} == {"lora_r1_up"}
     ssah = specs["downstream_ssah_freeze"]["ssah"]
-    assert ssah["freeze"] == ["scu", "top_cu"] and ssah["safety_path"] == "results/datasets/toy_harmful_refusal.jsonl"
+    assert ssah["freeze"] == ["scu", "top_cu"] and ssah["safety_path"] == "results/seed{seed}/datasets/toy_harmful_refusal.jsonl"
     assert specs["downstream_sap"]["sap"]["rate"] == 2e-5
     assert specs["downstream_sap"]["sap"]["columns"] == {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"}
 

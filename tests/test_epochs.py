@@ -118,11 +118,11 @@ def test_default_run_plans_the_epoch_jobs():
     # full and lora_r1_up, 5 epochs each, on toy_reasoning and toy_harmful.
     assert counts["align_epochs"] == "2" and counts["generate_epoch"] == "20" and counts["score_epoch"] == "20"
     assert counts["figure_epochs"] == "1"
-    assert "--epochs-dir results/toy/full/epochs" in proc.stdout
-    assert "output: results/toy/lora_r1_up/by_epoch/3/scores/toy_harmful.jsonl" in proc.stdout
+    assert "--epochs-dir results/seed0/toy/full/epochs" in proc.stdout
+    assert "output: results/seed0/toy/lora_r1_up/by_epoch/3/scores/toy_harmful.jsonl" in proc.stdout
     # Epoch 0 is the model a variant starts from: the base model's ordinary scores, no extra job.
     inputs = re.search(r"rule aggregate_epochs:\n    input: (.*)", proc.stdout).group(1).split(", ")
-    assert "results/toy/base/scores/toy_harmful.jsonl" in inputs and len(inputs) == 2 * 2 * (5 + 1)
+    assert "results/seed0/toy/base/scores/toy_harmful.jsonl" in inputs and len(inputs) == 2 * 2 * (5 + 1)
 
 
 def scored(path, values):
@@ -135,11 +135,11 @@ def test_epoch_table_and_figure(tmp_path):
     bench = {"toy_harmful": {"judge": "refusal", "category": "safety", "pass_at_k": [], "num_samples": 1}}
     prompts = tmp_path / "prompts.jsonl"
     write_jsonl(prompts, [{"prompt_id": i, "prompt": "p", "sample": 0, "seed": 0} for i in range(4)])
-    entries = [{"model": "toy", "variant": v, "epoch": e, "benchmark": "toy_harmful", "prompts": prompts,
+    entries = [{"seed": 0, "model": "toy", "variant": v, "epoch": e, "benchmark": "toy_harmful", "prompts": prompts,
                 "path": scored(tmp_path / f"{v}{e}.jsonl", [1] * (e + k) + [0] * (4 - e - k))}
                for k, v in enumerate(["full", "lora"]) for e in (1, 2)]
     table = summarise_epochs(entries, bench)
-    assert list(table.columns[:4]) == ["model", "variant", "epoch", "benchmark"]
+    assert list(table.columns[:5]) == ["model", "variant", "seed", "epoch", "benchmark"]
     rate = table[table["metric"] == "refusal_rate"].set_index(["variant", "epoch"])["value"]
     assert rate[("full", 1)] == 0.25 and rate[("full", 2)] == 0.5 and rate[("lora", 2)] == 0.75
     assert not math.isnan(table["ci_low"].iloc[0])

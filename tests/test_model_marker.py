@@ -20,7 +20,7 @@ def planned_jobs(workdir, target):
 
 def test_a_model_dir_without_its_marker_is_rebuilt_and_one_with_it_is_used(tmp_path):
     workdir = make_workdir(tmp_path / "w", REDUCED)
-    paths = Paths(str(workdir / "results"))
+    paths = Paths(str(workdir / "results"), seed=0)
     # Everything the toy's pretraining reads exists.
     for split in ("pretrain", "refusal", "reasoning_eval", "toy_reasoning", "toy_harmful", "toy_benign"):
         path = workdir / paths.toyworld_split(split)

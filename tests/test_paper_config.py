@@ -34,17 +34,17 @@ def test_paper_grid_is_planned():
     # Every epoch on strongreject, aime24 and gpqa_diamond: full 5 epochs, LoRA 10, on 2 models (headline: 1).
     assert counts["generate_epoch"] == counts["score_epoch"] == str(3 * (2 * 5 + 2 * 10 + 10))
     assert counts["figure_epochs"] == "1"
-    assert "--epochs-dir results/r1_qwen_14b/lora_up_from16_to31_r1/epochs" in out
-    assert "output: results/r1_qwen_7b/full/by_epoch/5/scores/aime24.jsonl" in out
-    assert "output: results/r1_qwen_7b/full/scores/strongreject.jsonl" in out
+    assert "--epochs-dir results/seed0/r1_qwen_14b/lora_up_from16_to31_r1/epochs" in out
+    assert "output: results/seed0/r1_qwen_7b/full/by_epoch/5/scores/aime24.jsonl" in out
+    assert "output: results/seed0/r1_qwen_7b/full/scores/strongreject.jsonl" in out
     assert counts["figure_ablation"] == "3" and counts["prepare_dataset"] == "2"
-    assert "--out results/r1_qwen_14b/lora_up_from16_to31_r1/model" in out
-    assert "results/r1_qwen_7b/lora_up_from16_to31_r1" not in out
+    assert "--out results/seed0/r1_qwen_14b/lora_up_from16_to31_r1/model" in out
+    assert "results/seed0/r1_qwen_7b/lora_up_from16_to31_r1" not in out
     assert '"layers": {"from": 16, "to": 31}' in out
     # The paper's defaults: lr 5e-5, 10 epochs for LoRA and 5 for full fine-tuning.
-    full = re.search(r"--spec '(.*?)' --out results/r1_qwen_7b/full/model", out).group(1)
+    full = re.search(r"--spec '(.*?)' --out results/seed0/r1_qwen_7b/full/model", out).group(1)
     assert '"learning_rate": 5e-05' in full and '"num_train_epochs": 5' in full
-    lora = re.search(r"--spec '(.*?)' --out results/r1_qwen_7b/lora_all_r1/model", out).group(1)
+    lora = re.search(r"--spec '(.*?)' --out results/seed0/r1_qwen_7b/lora_all_r1/model", out).group(1)
     assert '"num_train_epochs": 10' in lora and '"target_modules": ["all"]' in lora
 
 
@@ -84,11 +84,11 @@ def test_gpus_follow_the_method_and_the_model_size():
     launcher; the Llama Guard judge gets a GPU, graders none; each job asks for estimated memory and time."""
     out = dry_run()
     assert re.search(r"accelerate.commands.launch --config_file configs/accelerate/zero3.yaml --num_processes 4 "
-                     r"-m taxfree.training .* --out results/r1_qwen_7b/full/model", out)
+                     r"-m taxfree.training .* --out results/seed0/r1_qwen_7b/full/model", out)
     assert re.search(r"accelerate.commands.launch --config_file configs/accelerate/zero3.yaml --num_processes 8 "
-                     r"-m taxfree.training .* --out results/r1_qwen_14b/full/model", out)
+                     r"-m taxfree.training .* --out results/seed0/r1_qwen_14b/full/model", out)
     lora = re.search(r"Shell command: exec \S+ -m taxfree.core.lifetime (\S+) -m taxfree.training .* "
-                     r"--out results/r1_qwen_14b/lora_up_r1/model", out)
+                     r"--out results/seed0/r1_qwen_14b/lora_up_r1/model", out)
     assert lora and Path(lora.group(1)).parent == Path(sys.executable).parent
     assert '--load \'{"trust_remote_code": false, "dtype": "auto", "attn_implementation": "sdpa"}\'' in out
 
@@ -96,13 +96,13 @@ def test_gpus_follow_the_method_and_the_model_size():
         block = re.search(rf"rule {rule}:\n(?:    .*\n)*?    output: (?:.*, )?{re.escape(output)}(?:, .*)?\n(?:    .*\n)*?    resources: (.*)", out)
         return dict(re.findall(r"(\w+)=([^,]+)", block.group(1)))
 
-    full = resources("align_epochs", "results/r1_qwen_14b/full/model/COMPLETE, results/r1_qwen_14b/full/epochs")
+    full = resources("align_epochs", "results/seed0/r1_qwen_14b/full/model/COMPLETE, results/seed0/r1_qwen_14b/full/epochs")
     assert full["gpu"] == "8" and int(full["mem_mb"]) > 30000 and int(full["runtime"]) >= 30
-    assert resources("align", "results/r1_qwen_14b/lora_all_r64/model/COMPLETE")["gpu"] == "1"
-    assert resources("score", "results/r1_qwen_7b/base/scores/strongreject.jsonl")["gpu"] == "1"
-    assert resources("score", "results/r1_qwen_7b/base/scores/aime24.jsonl")["gpu"] == "0"
-    generate = resources("generate", "results/r1_qwen_14b/base/generations/math500_extra.jsonl")
+    assert resources("align", "results/seed0/r1_qwen_14b/lora_all_r64/model/COMPLETE")["gpu"] == "1"
+    assert resources("score", "results/seed0/r1_qwen_7b/base/scores/strongreject.jsonl")["gpu"] == "1"
+    assert resources("score", "results/seed0/r1_qwen_7b/base/scores/aime24.jsonl")["gpu"] == "0"
+    generate = resources("generate", "results/seed0/r1_qwen_14b/base/generations/math500_extra.jsonl")
     # The job answers every benchmark, math500_extra's 4,000 samples of up to 32k tokens among them.
     assert generate["gpu"] == "1" and int(generate["runtime"]) > 600
     # A merge holds the tuned 14B and its W0 in bf16 in host memory: 2 x 29.5 GB.
-    assert int(resources("merge", "results/r1_qwen_14b/full_alpha0.5/model/COMPLETE")["mem_mb"]) > 2 * 29500
+    assert int(resources("merge", "results/seed0/r1_qwen_14b/full_alpha0.5/model/COMPLETE")["mem_mb"]) > 2 * 29500

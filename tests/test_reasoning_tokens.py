@@ -27,7 +27,7 @@ def test_mean_in_summary_and_quantiles_in_distribution(tmp_path):
     path = tmp_path / "scores.jsonl"
     write_jsonl(path, [{"prompt_id": i, "prompt": "p", "response": "r", "refusal": True, "n_response_tokens": 10,
                         "n_reasoning_tokens": n, "truncated": False} for i, n in enumerate((0, 2, 4, 6, 8))])
-    entries = [{"model": "toy", "variant": "saro", "benchmark": "toy_harmful", "path": str(path), "prompts": str(path)}]
+    entries = [{"seed": 0, "model": "toy", "variant": "saro", "benchmark": "toy_harmful", "path": str(path), "prompts": str(path)}]
     summary = summarise(entries, {"toy_harmful": {"category": "safety", "judge": "refusal", "num_samples": 1}},
                         {"saro": {"method": "dpo"}})
     assert summary.set_index("metric").loc["reasoning_tokens", "value"] == 4

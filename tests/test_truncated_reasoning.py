@@ -120,12 +120,12 @@ def test_cut_off_r1_response_is_graded_incorrect_and_counted_as_truncated(fake_v
     for grader in (MathGrader(), ToyGrader()):
         assert [r["correct"] for r in grader.grade(generated)] == [False, True]
     write_jsonl(tmp_path / "scored.jsonl", ToyGrader().grade(generated))
-    summary = summarise([{"model": "r1", "variant": "base", "benchmark": "arith", "path": tmp_path / "scored.jsonl",
+    summary = summarise([{"seed": 0, "model": "r1", "variant": "base", "benchmark": "arith", "path": tmp_path / "scored.jsonl",
                           "prompts": tmp_path / "in.jsonl"}],
                         {"arith": {"grader": "toy", "category": "reasoning", "num_samples": 1}}, {"base": {"method": "none"}})
     accuracy = summary.set_index("metric").loc["accuracy"]
     assert (accuracy["value"], accuracy["invalid"], accuracy["truncated"]) == (0.5, 0, 1)
-    assert list(summary.columns[:12]) == ["model", "variant", "benchmark", "category", "metric", "value", "ci_low",
+    assert list(summary.columns[:13]) == ["model", "variant", "seed", "benchmark", "category", "metric", "value", "ci_low",
                                           "ci_high", "n", "samples", "invalid", "truncated"]
     header, _, row = to_markdown(summary).splitlines()[:3]
     assert [c.strip() for c in header.strip("|").split("|")] == [

@@ -1,15 +1,19 @@
 """Where every artifact lives: the one owner of paths under ``results_dir``.
 
 The workflow's rules and config resolution both ask this class; paths carry their
-coordinates (``{model}/{variant}/...``), so passing wildcard placeholders such as
-``"{model}"`` gives the rule's output pattern.
+coordinates (``seed{seed}/{model}/{variant}/...``), so passing wildcard placeholders such as
+``"{model}"`` gives the rule's output pattern. Everything a run seed changes lives under
+``{results_dir}/seed{seed}/``; what every seed shares (hub weights, the SVD cache, the tables and
+figures over all seeds) lives beside those directories.
 """
 
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from taxfree.config.seeds import SEED
 
 # The file a finished model directory (trained, merged, fetched, built) holds, written last.
 MODEL_MARKER = "COMPLETE"
@@ -18,31 +22,47 @@ MODEL_MARKER = "COMPLETE"
 @dataclass(frozen=True)
 class Paths:
     results: str = "results"
+    seed: int | str = SEED
+    # Models fetched from the hub: the same weights for every seed, so fetched once.
+    hub_models: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def of(cls, config: dict[str, Any]) -> Paths:
-        return cls(config.get("results_dir", "results"))
+    def of(cls, config: dict[str, Any], seed: int | str = SEED) -> Paths:
+        hub = frozenset(name for name, spec in config.get("models", {}).items() if spec.get("source") == "hub")
+        return cls(config.get("results_dir", "results"), seed, hub)
+
+    @property
+    def run(self) -> str:
+        """The seed's own directory."""
+        return f"{self.results}/seed{self.seed}"
 
     def toyworld_split(self, split: str) -> str:
-        return f"{self.results}/toyworld/data/{split}.jsonl"
+        return f"{self.run}/toyworld/data/{split}.jsonl"
 
     def toyworld_init_model(self) -> str:
-        return f"{self.results}/toyworld/init_model"
+        return f"{self.run}/toyworld/init_model"
 
     def dataset(self, name: str) -> str:
-        return f"{self.results}/datasets/{name}.jsonl"
+        return f"{self.run}/datasets/{name}.jsonl"
 
     def pairs(self, name: str) -> str:
-        return f"{self.results}/pairs/{name}.jsonl"
+        return f"{self.run}/pairs/{name}.jsonl"
 
     def benchmark(self, name: str) -> str:
-        return f"{self.results}/benchmarks/{name}.jsonl"
+        return f"{self.run}/benchmarks/{name}.jsonl"
+
+    def hub_model(self, model: str) -> str:
+        """A hub model's weights, fetched once for every seed."""
+        return f"{self.results}/hub/{model}"
 
     def base_model(self, model: str) -> str:
-        return f"{self.results}/{model}/base_model"
+        """What a model's variants start from: its hub weights, or the seed's own pretrained or built model."""
+        if model in self.hub_models:
+            return self.hub_model(model)
+        return f"{self.run}/{model}/base_model"
 
     def variant_dir(self, model: str, variant: str) -> str:
-        return f"{self.results}/{model}/{variant}"
+        return f"{self.run}/{model}/{variant}"
 
     def trained_model(self, model: str, variant: str) -> str:
         return f"{self.variant_dir(model, variant)}/model"
@@ -80,7 +100,7 @@ class Paths:
         return f"{self.variant_dir(model, variant)}/ssah/{table}.csv"
 
     def result(self, name: str) -> str:
-        """A table of the whole grid, e.g. ``summary.csv``."""
+        """A table of the whole grid over every seed, e.g. ``summary.csv``."""
         return f"{self.results}/{name}"
 
     def figure(self, name: str, suffix: str) -> str:

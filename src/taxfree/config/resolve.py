@@ -107,6 +107,23 @@ def _check_figures(config: dict[str, Any], specs: dict[str, dict[str, Any]]) -> 
             raise ConfigError(f"config key 'figures.ablations.{name}.variants': unknown variant(s) {', '.join(unknown)}")
 
 
+def _check_claims(config: dict[str, Any], specs: dict[str, dict[str, Any]]) -> None:
+    for number, claim in enumerate(config["claims"]):
+        where = f"config key 'claims.{number}"
+        unknown = [v for v in claim["variants"] if v not in specs]
+        if unknown:
+            raise ConfigError(f"{where}.variants': unknown variant(s) {', '.join(unknown)}")
+        if "benchmark" in claim and claim["benchmark"] not in config["benchmarks"]:
+            raise ConfigError(f"{where}.benchmark': unknown benchmark '{claim['benchmark']}'")
+        geometry = claim.get("geometry", {})
+        ks = config.get("geometry", {}).get("ks", [])
+        if geometry.get("statistic", "").startswith("overlap") and geometry.get("k") not in ks:
+            raise ConfigError(f"{where}.geometry.k': an overlap needs k, one of geometry.ks ({', '.join(map(str, ks))})")
+        untrained = [v for v in claim["variants"] if geometry and specs[v]["method"] == "none"]
+        if untrained:
+            raise ConfigError(f"{where}.variants': {', '.join(untrained)} update(s) no weights: no geometry")
+
+
 def _check_epoch_evaluation(config: dict[str, Any], specs: dict[str, dict[str, Any]]) -> None:
     """``training.evaluate_checkpoints`` names benchmarks, and its variant trains whole epochs (one model each)."""
     for name, spec in specs.items():
@@ -161,6 +178,7 @@ def check_references(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
                               f"(have: {', '.join(config['datasets'])})")
     _check_benchmarks(config)
     _check_figures(config, specs)
+    _check_claims(config, specs)
     _check_epoch_evaluation(config, specs)
     _check_tiny_models(config)
     if any(m["source"] == "toyworld" for m in config["models"].values()):

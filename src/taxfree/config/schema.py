@@ -114,9 +114,20 @@ def validate_config(config: dict[str, Any]) -> None:
     """Fill the schema's defaults into ``config`` in place and check it; a ConfigError names the offending
     key, why, and for a typo the key meant. (snakemake.utils.validate fills the same defaults but reports
     an error with the whole schema and no key path.)"""
+    _seeds_from_command_line(config)
     error = jsonschema.exceptions.best_match(_FillingValidator(load_schema()).iter_errors(config))
     if error is not None:
         raise ConfigError(describe(error, ""))
+
+
+def _seeds_from_command_line(config: dict[str, Any]) -> None:
+    """``--config seeds=[3,4]`` hands Snakemake's config strings ('3', '4') and ``seeds=3`` a bare integer:
+    both become the list of integers the schema asks for (anything else is left for the schema to name)."""
+    seeds = config.get("seeds")
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        config["seeds"] = [seeds]
+    elif isinstance(seeds, list):
+        config["seeds"] = [int(s) if isinstance(s, str) and re.fullmatch(r"-?\d+", s.strip()) else s for s in seeds]
 
 
 def check_finite(value: Any, where: str = "") -> None:

@@ -39,7 +39,7 @@ class GridResources:
     def __init__(self, config: dict[str, Any], variants: dict[str, Variant]) -> None:
         self.config, self.variants = config, variants
         self.hardware = resources.Hardware.of(config["resources"])
-        self.paths = Paths.of(config)
+        self.paths = Paths.of(config, config.get("seeds", [0])[0])  # sizes are the same for every seed
         self._params: dict[str, float] = {}
         self._rows: dict[str, int] = {}
 

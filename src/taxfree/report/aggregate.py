@@ -10,15 +10,17 @@ from typing import Any
 
 import pandas as pd
 
+from taxfree.config.seeds import at_seed
 from taxfree.core.errors import InputError
 from taxfree.core.io import atomic_path, read_jsonl
 from taxfree.core.provenance import environment, spec_hash
 from taxfree.evaluation.metrics import bootstrap_interval, pass_at_k, per_prompt
 from taxfree.evaluation.scoring import scorer
+from taxfree.report.seeds import across_seeds
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["model", "variant", "benchmark", "category", "metric", "value", "ci_low", "ci_high", "n", "samples",
+COLUMNS = ["model", "variant", "seed", "benchmark", "category", "metric", "value", "ci_low", "ci_high", "n", "samples",
            "invalid", "truncated"]
 
 
@@ -47,7 +49,7 @@ def check_score_file(path: str | Path, rows: list[dict[str, Any]], field: str, e
 
 
 def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], path: str | Path,
-               expected: int) -> list[dict]:
+               expected: int, seed: int = 0) -> list[dict]:
     """The benchmark's headline metric, the mean response and reasoning lengths, and pass@k for each ``pass_at_k``.
 
     Values are means over prompts of each prompt's mean over its samples, with a 95% bootstrap
@@ -69,7 +71,7 @@ def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], p
     invalid = sum(r[cls.field] is None for r in rows)
     if not scores:
         log.warning("%s: no valid '%s' in any of its %d rows; %s is NaN", path, cls.field, len(rows), cls.metric)
-    base = {"model": model, "variant": variant, "benchmark": benchmark, "category": spec["category"],
+    base = {"model": model, "variant": variant, "seed": seed, "benchmark": benchmark, "category": spec["category"],
             "n": len(scores), "samples": len(rows), "invalid": invalid,
             "truncated": sum(bool(r["truncated"]) for r in rows)}
     per_prompt_means = {cls.metric: [sum(v) / len(v) for v in scores.values()]}
@@ -122,12 +124,13 @@ def _flatten(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _records(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """score_rows of every entry (model, variant, benchmark, the scored JSONL's ``path`` and the benchmark's
-    prepared ``prompts``, which say how many rows the scores must have), each with the entry's ``epoch`` if any."""
-    expected = {e["benchmark"]: expected_rows(e["prompts"], benchmarks[e["benchmark"]]) for e in entries}
+    """score_rows of every entry (seed, model, variant, benchmark, the scored JSONL's ``path`` and the
+    benchmark's prepared ``prompts``, which say how many rows the scores must have), each with the entry's
+    ``epoch`` if any."""
+    expected = {e["prompts"]: expected_rows(e["prompts"], benchmarks[e["benchmark"]]) for e in entries}
     return [{**rec, **({"epoch": e["epoch"]} if "epoch" in e else {})} for e in entries
             for rec in score_rows(e["model"], e["variant"], e["benchmark"], benchmarks[e["benchmark"]], e["path"],
-                                  expected[e["benchmark"]])]
+                                  expected[e["prompts"]], e["seed"])]
 
 
 def summarise(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]],
@@ -136,15 +139,15 @@ def summarise(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any
     as columns (``specs``: resolved variants)."""
     frame = pd.DataFrame.from_records(_records(entries, benchmarks), columns=COLUMNS)
     frame = frame.merge(variant_parameters(specs), on="variant", how="left", validate="many_to_one")
-    return frame.sort_values(["model", "variant", "benchmark", "metric"], ignore_index=True)
+    return frame.sort_values(["model", "variant", "seed", "benchmark", "metric"], ignore_index=True)
 
 
 def summarise_epochs(entries: list[dict[str, Any]], benchmarks: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """The per-epoch table (``results/epochs.csv``): the summary's columns with ``epoch`` after ``variant``,
     from entries that also carry their ``epoch``."""
-    columns = [*COLUMNS[:2], "epoch", *COLUMNS[2:]]
+    columns = [*COLUMNS[:3], "epoch", *COLUMNS[3:]]
     frame = pd.DataFrame.from_records(_records(entries, benchmarks), columns=columns)
-    return frame.sort_values(["model", "variant", "benchmark", "metric", "epoch"], ignore_index=True)
+    return frame.sort_values(["model", "variant", "seed", "benchmark", "metric", "epoch"], ignore_index=True)
 
 
 def write_table(summary: pd.DataFrame, csv: str | Path, parquet: str | Path) -> None:
@@ -156,21 +159,26 @@ def write_table(summary: pd.DataFrame, csv: str | Path, parquet: str | Path) -> 
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
-    """A (model, variant) x (benchmark metric) table of the headline metrics and reasoning lengths, with each
-    benchmark's count of truncated rows after its metrics."""
-    headline = summary[is_headline(summary["metric"]) | (summary["metric"] == "reasoning_tokens")]
+    """A (model, variant) x (benchmark metric) table of the headline metrics and reasoning lengths (means over
+    seeds, with the standard deviation across seeds where there are several), with each benchmark's count of
+    truncated rows (over every seed) after its metrics."""
+    means = across_seeds(summary)
+    several = means["seeds"].max() > 1
+    means["cell"] = [f"{m:.3f} ± {s:.3f}" if several else f"{m:.3f}" for m, s in zip(means["mean"], means["std"])]
+    headline = means[is_headline(means["metric"]) | (means["metric"] == "reasoning_tokens")]
     index = ["model", "variant"]
-    values = headline.pivot_table(index=index, columns=["benchmark", "metric"], values="value", sort=False)
-    # ``truncated`` is one count per benchmark, repeated on each of its metric rows.
-    counts = summary.drop_duplicates([*index, "benchmark"]).pivot(index=index, columns="benchmark",
-                                                                  values="truncated").reindex(values.index)
+    values = headline.pivot(index=index, columns=["benchmark", "metric"], values="cell")
+    values = values.reindex(headline.drop_duplicates(index).set_index(index).index)
+    # ``truncated`` is one count per (seed, benchmark), repeated on each of its metric rows.
+    counts = (summary.drop_duplicates([*index, "seed", "benchmark"]).groupby([*index, "benchmark"], sort=False)
+              ["truncated"].sum().unstack("benchmark").reindex(values.index))
     benchmarks = list(dict.fromkeys(bench for bench, _ in values.columns))
     table = pd.DataFrame(index=values.index)
     for bench in benchmarks:
         for metric in values[bench].columns:
             table[f"{bench} {metric}"] = values[(bench, metric)]
         table[f"{bench} truncated"] = counts[bench]
-    return table.reset_index().to_markdown(index=False, floatfmt=".3f") + "\n"
+    return table.reset_index().to_markdown(index=False, disable_numparse=True) + "\n"
 
 
 def token_distribution(entries: list[dict[str, Any]], quantiles: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -180,32 +188,32 @@ def token_distribution(entries: list[dict[str, Any]], quantiles: tuple[float, ..
     for e in entries:
         tokens = pd.Series([r["n_reasoning_tokens"] for r in read_jsonl(e["path"], required=("n_reasoning_tokens",))],
                            dtype=float)
-        records.append({"model": e["model"], "variant": e["variant"], "benchmark": e["benchmark"], "n": len(tokens),
+        records.append({"model": e["model"], "variant": e["variant"], "seed": e["seed"], "benchmark": e["benchmark"],
+                        "n": len(tokens),
                         "mean": tokens.mean(), **{f"p{round(q * 100)}": tokens.quantile(q) for q in quantiles},
                         "max": tokens.max()})
-    return pd.DataFrame.from_records(records).sort_values(["model", "variant", "benchmark"], ignore_index=True)
+    return pd.DataFrame.from_records(records).sort_values(["model", "variant", "seed", "benchmark"], ignore_index=True)
 
 
 def to_metrics(summary: pd.DataFrame) -> dict[str, Any]:
-    """Nested {model: {variant: {benchmark: {metric: value}}}}, the layout ``dvc metrics`` reads; a NaN value
-    (no valid judgement) is null, as JSON has no NaN."""
+    """Nested {model: {variant: {benchmark: {metric: value}}}} of the means over seeds, the layout ``dvc metrics``
+    reads; a NaN value (no valid judgement) is null, as JSON has no NaN."""
     nested: dict[str, Any] = {}
-    for row in summary.itertuples(index=False):
-        value = None if math.isnan(row.value) else round(float(row.value), 6)
+    for row in across_seeds(summary).itertuples(index=False):
+        value = None if math.isnan(row.mean) else round(float(row.mean), 6)
         nested.setdefault(row.model, {}).setdefault(row.variant, {}).setdefault(row.benchmark, {})[row.metric] = value
     return nested
 
 
-def provenance(specs: dict[str, dict[str, Any]], model_dirs: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """How every result was made: this step's environment, and per (model, variant) the spec hash, the seed
-    and the environment the model was trained in (``provenance.json`` beside its weights)."""
-    variants: dict[str, Any] = {}
-    for model, dirs in model_dirs.items():
-        for variant, directory in dirs.items():
-            trained = Path(directory) / "provenance.json"
-            variants.setdefault(model, {})[variant] = {
-                "spec_hash": spec_hash(specs[variant]),
-                "seed": specs[variant].get("training", {}).get("seed"),
-                "trained": json.loads(trained.read_text()) if trained.is_file() else None,
-            }
-    return {"aggregated": environment(), "variants": variants}
+def provenance(specs: dict[str, dict[str, Any]], model_dirs: list[tuple[int, str, str, str]]) -> dict[str, Any]:
+    """How every result was made: this step's environment, and per (seed, model, variant) the spec hash, the
+    training seed and the environment the model was trained in (``provenance.json`` beside its weights)."""
+    runs: dict[str, Any] = {}
+    for seed, model, variant, directory in model_dirs:
+        trained = Path(directory) / "provenance.json"
+        runs.setdefault(str(seed), {}).setdefault(model, {})[variant] = {
+            "spec_hash": spec_hash(specs[variant]),
+            "seed": at_seed(specs[variant], seed).get("training", {}).get("seed"),
+            "trained": json.loads(trained.read_text()) if trained.is_file() else None,
+        }
+    return {"aggregated": environment(), "seeds": runs}
