@@ -42,6 +42,8 @@ REDUCED = {
                 "ablations": {"method": {"title": "Full vs LoRA", "variants": ["full", "lora_r1_up"],
                                          "caption": "Same data, same learning rate."}}},
     "resources": {"train_threads": 1, "generate_threads": 1},
+    "claims": [{"paper": "LoRA-safety", "claim": "LoRA loses less reasoning", "benchmark": "toy_reasoning",
+                "metric": "accuracy", "variants": ["lora_r1_up", "full"], "above": 0.0}],
 }
 
 

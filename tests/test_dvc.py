@@ -64,7 +64,7 @@ def test_fresh_clone_pulls_and_has_nothing_to_do(project, tmp_path):
     clone = tmp_path / "clone"
     sh(tmp_path, "git", "clone", "-q", str(project), str(clone))
     sh(clone, sys.executable, "-m", "dvc", "pull")
-    assert (clone / "results" / "toy" / "full" / "model" / "config.json").is_file()
+    assert (clone / "results" / "seed0" / "toy" / "full" / "model" / "config.json").is_file()
     sh(clone, "taxfree", "restore-times")
     assert "Nothing to be done" in sh(clone, sys.executable, "-m", "snakemake", "-n", "--cores", "1")
     assert dvc_json(clone, "metrics", "show") == dvc_json(project, "metrics", "show")

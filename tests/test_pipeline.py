@@ -54,8 +54,16 @@ def test_outputs(run):
     pd.testing.assert_frame_equal(parquet[core], summary[core], check_dtype=False, rtol=1e-5)
     assert set(summary.loc[summary["variant"] == "lora_r1_up", "lora.rank"]) == {1}
     assert "lora_r1_up" in (run / "results" / "summary.md").read_text()
-    assert (run / "results" / "toy" / "lora_r1_up" / "model" / "adapter_config.json").is_file()
-    assert "train_loss" in (run / "logs" / "align" / "toy" / "full.log").read_text()
+    claims = pd.read_csv(run / "results" / "claims.csv")
+    assert claims[["paper", "model", "comparison", "seeds"]].values.tolist() == [
+        ["LoRA-safety", "toy", "lora_r1_up - full > 0", 1]]
+    reasoning = summary[(summary["benchmark"] == "toy_reasoning") & (summary["metric"] == "accuracy")]
+    difference = reasoning.set_index("variant")["value"]
+    assert claims.loc[0, "value"] == pytest.approx(difference["lora_r1_up"] - difference["full"])
+    assert claims.loc[0, "holds"] == (claims.loc[0, "value"] > 0) and pd.isna(claims.loc[0, "ci_low"])
+    assert "Claims" in (run / "results" / "summary.md").read_text()
+    assert (run / "results" / "seed0" / "toy" / "lora_r1_up" / "model" / "adapter_config.json").is_file()
+    assert "train_loss" in (run / "logs" / "align" / "seed0" / "toy" / "full.log").read_text()
     tokens = pd.read_csv(run / "results" / "reasoning_tokens.csv")
     assert len(tokens) == 3 * 3 and {"mean", "p25", "p50", "p75"} <= set(tokens.columns)
     means = summary[summary["metric"] == "reasoning_tokens"].set_index(["variant", "benchmark"])["value"]
@@ -63,8 +71,8 @@ def test_outputs(run):
 
 
 def test_geometry_outputs(run):
-    lora = pd.read_parquet(run / "results" / "toy" / "lora_r1_up" / "geometry.parquet")
-    full = pd.read_parquet(run / "results" / "toy" / "full" / "geometry.parquet")
+    lora = pd.read_parquet(run / "results" / "seed0" / "toy" / "lora_r1_up" / "geometry.parquet")
+    full = pd.read_parquet(run / "results" / "seed0" / "toy" / "full" / "geometry.parquet")
     assert set(lora["module"]) == {"up_proj"} and len(set(full["module"])) == 7
     assert (lora["stable_rank"] < 1 + 1e-4).all() and (full["stable_rank"] > 1).all()
     assert {"layer", "k", "fro_norm", "spectral_norm", "overlap_left", "overlap_right", "overlap_both"} <= set(full)
@@ -93,12 +101,12 @@ def test_provenance_names_commit_packages_and_seed(run):
 
     provenance = json.loads((run / "results" / "provenance.json").read_text())
     assert provenance["aggregated"]["packages"]["torch"].startswith("2.13.0")
-    full = provenance["variants"]["toy"]["full"]
+    full = provenance["seeds"]["0"]["toy"]["full"]
     assert full["seed"] == 42 and len(full["spec_hash"]) == 16
     assert full["trained"]["spec_hash"] == full["spec_hash"]
     assert full["trained"]["hardware"]["cpus"] >= 1
     # `base` is the pretrained toy itself: no alignment seed, but the pretraining's record.
-    base = provenance["variants"]["toy"]["base"]
+    base = provenance["seeds"]["0"]["toy"]["base"]
     assert base["seed"] is None and base["trained"]["spec_hash"] != full["spec_hash"]
 
 
@@ -122,15 +130,25 @@ def test_parameter_change_reruns_only_that_variant(run, tmp_path):
     finally:
         (run / "config.yaml").write_text(yaml.safe_dump(REDUCED))
     rules = {rule for rule, _ in jobs}
-    assert rules == {"align", "generate", "score", "aggregate", "figure_tradeoff", "figure_ablation", "geometry",
-                     "figure_geometry", "reasoning_tokens", "all"}
+    assert rules == {"align", "generate", "score", "aggregate", "claims", "figure_tradeoff", "figure_ablation",
+                     "geometry", "figure_geometry", "reasoning_tokens", "all"}
     assert all("variant=lora_r1_up" in wildcards for rule, wildcards in jobs
                if rule in ("align", "generate", "score", "geometry"))
     assert sum(rule == "generate" for rule, _ in jobs) == 1  # one job answers the 3 benchmarks
 
 
-def test_same_seed_same_summary(run, tmp_path):
-    second = make_workdir(tmp_path / "b", REDUCED)
+def test_same_seed_same_summary_and_a_second_seed_beside_it(run, tmp_path):
+    second = make_workdir(tmp_path / "b", {**REDUCED, "seeds": [0, 1]})
     snakemake(second)
-    first = (run / "results" / "summary.csv").read_text()
-    assert (second / "results" / "summary.csv").read_text() == first
+    first = pd.read_csv(run / "results" / "summary.csv")
+    both = pd.read_csv(second / "results" / "summary.csv")
+    assert set(both["seed"]) == {0, 1}
+    # Seed 0's rows are those of the one-seed run, to the byte: another seed changes nothing of it.
+    pd.testing.assert_frame_equal(both[both["seed"] == 0].reset_index(drop=True), first)
+    key = ["variant", "benchmark", "metric"]
+    one = both[both["seed"] == 1].set_index(key)["value"]
+    assert not one.equals(first.set_index(key)["value"])  # a new toy world, model and samples
+    spread = pd.read_csv(second / "results" / "summary_seeds.csv")
+    assert (spread["seeds"] == 2).all() and spread["std"].notna().all()
+    claims = pd.read_csv(second / "results" / "claims.csv")
+    assert claims.loc[0, "seeds"] == 2 and claims.loc[0, "ci_low"] <= claims.loc[0, "value"] <= claims.loc[0, "ci_high"]

@@ -144,6 +144,7 @@ def run(slurm_env, tmp_path_factory):
     config["variants"] = {name: REDUCED["variants"][name] for name in ("base", "full")}
     config["benchmarks"] = {name: REDUCED["benchmarks"][name] for name in ("toy_reasoning", "toy_harmful")}
     config["figures"]["ablations"] = {}
+    config["claims"] = []
     config["resources"]["gpu_memory_gb"] = 80
     config["models"]["toy"]["params_b"] = 0.003
     config["toyworld"].update(n_reasoning_train=64, n_reasoning_eval=8, n_eval_per_split=8)
@@ -189,4 +190,4 @@ def test_gpu_rule_asked_for_a_gpu_and_logged_it(run):
     assert all(request == "" for rule, request in gpu_requests.items() if rule not in gpu_rules)
     # SLURM picks which of the fake GPUs a job gets (another GPU job may hold the first).
     assert re.search(rf"^CUDA_VISIBLE_DEVICES=[0-{FAKE_GPUS - 1}]$",
-                     (workdir / "logs" / "align" / "toy" / "full.log").read_text(), flags=re.M)
+                     (workdir / "logs" / "align" / "seed0" / "toy" / "full.log").read_text(), flags=re.M)

@@ -60,5 +60,5 @@ def test_smoke_grid_runs_and_summarises_every_model_benchmark_and_variant_kind(t
     metrics = json.loads((results / "metrics.json").read_text())
     assert set(metrics) == {"tiny_qwen", "tiny_llama"}
     for model, architecture in (("tiny_qwen", "Qwen2ForCausalLM"), ("tiny_llama", "LlamaForCausalLM")):
-        model_config = json.loads((results / model / "base_model" / "config.json").read_text())
+        model_config = json.loads((results / "seed0" / model / "base_model" / "config.json").read_text())
         assert model_config["architectures"] == [architecture]
