@@ -99,7 +99,7 @@ def estimate(step, wildcards):
     if step == "generate":
         return SIZES.generate(wildcards.model)
     if step == "generate_epoch":
-        return SIZES.generate_benchmark(wildcards.model, wildcards.benchmark)
+        return SIZES.generate(wildcards.model, epoch_benchmarks(wildcards))
     if step == "fetch_model":
         return SIZES.fetch_model(wildcards.model)
     return getattr(SIZES, step)(wildcards.model, wildcards.variant)
@@ -233,6 +233,11 @@ def score_entries():
         for v in VARIANTS_OF[m]
         for b in BENCHMARKS
     ]
+
+
+def epoch_benchmarks(wildcards):
+    """The benchmarks the job's variant evaluates every epoch on (training.evaluate_checkpoints)."""
+    return SPECS[wildcards.variant]["training"]["evaluate_checkpoints"]
 
 
 def scored_start(model, variant):

@@ -60,21 +60,23 @@ rule score:
         "../scripts/score.py"
 
 
+# One job per epoch answers every benchmark the variant evaluates its epochs on, loading the epoch's model
+# once; the answers go to one directory, as the variant decides which benchmarks they are.
 use rule generate as generate_epoch with:
     input:
         # The epoch's model lies inside the training job's epochs directory, so that directory is the input.
         epochs=lambda wildcards: paths(wildcards.seed).epoch_models(
             wildcards.model, wildcards.variant
         ),
-        data=[PATHS.benchmark("{benchmark}")],
+        data=lambda wildcards: [
+            paths(wildcards.seed).benchmark(b) for b in epoch_benchmarks(wildcards)
+        ],
     output:
-        [PATHS.epoch_generations("{model}", "{variant}", "{epoch}", "{benchmark}")],
+        directory(PATHS.epoch_generations_dir("{model}", "{variant}", "{epoch}")),
     log:
-        "logs/generate_epoch/seed{seed}/{model}/{variant}/{epoch}/{benchmark}.log",
+        "logs/generate_epoch/seed{seed}/{model}/{variant}/{epoch}.log",
     benchmark:
-        job_benchmark(
-            "generate_epoch", "seed{seed}/{model}/{variant}/{epoch}/{benchmark}"
-        )
+        job_benchmark("generate_epoch", "seed{seed}/{model}/{variant}/{epoch}")
     wildcard_constraints:
         variant=alternation(EPOCH_VARIANTS),
     resources:
@@ -85,11 +87,15 @@ use rule generate as generate_epoch with:
         model_dir=lambda wildcards: paths(wildcards.seed).epoch_model(
             wildcards.model, wildcards.variant, wildcards.epoch
         ),
+        outputs=lambda wildcards: [
+            paths(wildcards.seed).epoch_generations(
+                wildcards.model, wildcards.variant, wildcards.epoch, b
+            )
+            for b in epoch_benchmarks(wildcards)
+        ],
         generation=lambda wildcards: [
-            {
-                **generation_params(wildcards.benchmark),
-                "vllm": vllm_engine(wildcards.model, wildcards.benchmark),
-            }
+            {**generation_params(b), "vllm": vllm_engine(wildcards.model, b)}
+            for b in epoch_benchmarks(wildcards)
         ],
         load=model_load,
         code=script_code("generate"),
@@ -97,7 +103,7 @@ use rule generate as generate_epoch with:
 
 use rule score as score_epoch with:
     input:
-        PATHS.epoch_generations("{model}", "{variant}", "{epoch}", "{benchmark}"),
+        PATHS.epoch_generations_dir("{model}", "{variant}", "{epoch}"),
         judge_model=judge_model_input,
     output:
         PATHS.epoch_scores("{model}", "{variant}", "{epoch}", "{benchmark}"),
@@ -107,3 +113,9 @@ use rule score as score_epoch with:
         job_benchmark("score_epoch", "seed{seed}/{model}/{variant}/{epoch}/{benchmark}")
     wildcard_constraints:
         variant=alternation(EPOCH_VARIANTS),
+    params:
+        benchmark=lambda wildcards: seeded(BENCHMARKS[wildcards.benchmark], wildcards),
+        generations=lambda wildcards: paths(wildcards.seed).epoch_generations(
+            wildcards.model, wildcards.variant, wildcards.epoch, wildcards.benchmark
+        ),
+        code=script_code("score"),

@@ -15,6 +15,8 @@ with redirect_output(snakemake.log[0]):
     generate_files(
         # generate_epoch's input is the whole epochs directory; its params name the epoch's model in it.
         model_dir=snakemake.params.get("model_dir") or marked_model(snakemake.input.model),
-        files=list(zip(snakemake.input.data, snakemake.output, snakemake.params.generation, strict=True)),
+        # generate_epoch's output is a directory; its params name the files in it.
+        files=list(zip(snakemake.input.data, snakemake.params.get("outputs") or snakemake.output,
+                       snakemake.params.generation, strict=True)),
         load=snakemake.params.load,
     )

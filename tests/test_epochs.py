@@ -115,8 +115,8 @@ def test_default_run_plans_the_epoch_jobs():
                           text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M))
-    # full and lora_r1_up, 5 epochs each, on toy_reasoning and toy_harmful.
-    assert counts["align_epochs"] == "2" and counts["generate_epoch"] == "20" and counts["score_epoch"] == "20"
+    # full and lora_r1_up, 5 epochs each, on toy_reasoning and toy_harmful: one generate job per epoch.
+    assert counts["align_epochs"] == "2" and counts["generate_epoch"] == "10" and counts["score_epoch"] == "20"
     assert counts["figure_epochs"] == "1"
     assert "--epochs-dir results/seed0/toy/full/epochs" in proc.stdout
     assert "output: results/seed0/toy/lora_r1_up/by_epoch/3/scores/toy_harmful.jsonl" in proc.stdout

@@ -77,9 +77,13 @@ class Paths:
     def epoch_model(self, model: str, variant: str, epoch: int | str) -> str:
         return f"{self.epoch_models(model, variant)}/{epoch}/model"
 
-    def epoch_generations(self, model: str, variant: str, epoch: int | str, benchmark: str) -> str:
+    def epoch_generations_dir(self, model: str, variant: str, epoch: int | str) -> str:
+        """One epoch's answers to every benchmark it is evaluated on (one job writes them all)."""
         # Not under epoch_models: that directory is one output of the training job.
-        return f"{self.variant_dir(model, variant)}/by_epoch/{epoch}/generations/{benchmark}.jsonl"
+        return f"{self.variant_dir(model, variant)}/by_epoch/{epoch}/generations"
+
+    def epoch_generations(self, model: str, variant: str, epoch: int | str, benchmark: str) -> str:
+        return f"{self.epoch_generations_dir(model, variant, epoch)}/{benchmark}.jsonl"
 
     def epoch_scores(self, model: str, variant: str, epoch: int | str, benchmark: str) -> str:
         return f"{self.variant_dir(model, variant)}/by_epoch/{epoch}/scores/{benchmark}.jsonl"

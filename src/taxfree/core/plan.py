@@ -100,9 +100,10 @@ class GridResources:
         return resources.generation(self.params(model), self.config["benchmarks"][benchmark], self.samples(benchmark),
                                     self.hardware, dtype=self._dtype(model))
 
-    def generate(self, model: str) -> Estimate:
-        """The generate job of a (model, variant): every benchmark, one after another."""
-        return resources.in_sequence([self.generate_benchmark(model, b) for b in self.config["benchmarks"]])
+    def generate(self, model: str, benchmarks: list[str] | None = None) -> Estimate:
+        """A generate job: the benchmarks (default: every one) one after another with the model loaded once."""
+        benchmarks = list(self.config["benchmarks"]) if benchmarks is None else benchmarks
+        return resources.in_sequence([self.generate_benchmark(model, b) for b in benchmarks])
 
     def vllm_engine(self, model: str, benchmark: str) -> dict[str, Any]:
         """vllm.LLM's engine settings for the generate job: as many tensor-parallel GPUs as the job asks for."""
@@ -168,11 +169,13 @@ def grid_jobs(config: dict[str, Any], variants: dict[str, Variant]) -> list[Job]
             jobs.append(Job("generate", model, name, None, sizes.generate(model)))
             for benchmark in config["benchmarks"]:
                 jobs.append(Job("score", model, name, benchmark, sizes.score(model, benchmark)))
+            benchmarks = variants[name].spec.get("training", {}).get("evaluate_checkpoints", [])
             for _ in epochs_evaluated(variants[name].spec):
-                for benchmark in variants[name].spec["training"]["evaluate_checkpoints"]:
-                    jobs.append(Job("generate_epoch", model, name, benchmark, sizes.generate_benchmark(model, benchmark)))
-                    jobs.append(Job("score_epoch", model, name, benchmark, sizes.score(model, benchmark)))
-    return jobs
+                jobs.append(Job("generate_epoch", model, name, None, sizes.generate(model, benchmarks)))
+                jobs += [Job("score_epoch", model, name, b, sizes.score(model, b)) for b in benchmarks]
+    # Every run seed runs the grid again; hub weights are fetched once for all of them.
+    return [job for job in jobs if job.rule == "fetch_model"] + [
+        job for _ in config["seeds"] for job in jobs if job.rule != "fetch_model"]
 
 
 def load_config(path: str | Path, gpu_memory_gb: float | None = None) -> tuple[dict[str, Any], dict[str, Variant]]:
