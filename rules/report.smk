@@ -69,6 +69,7 @@ rule figure_tradeoff:
         "../envs/plotting.yaml"
     params:
         axes=config["figures"]["tradeoff"],
+        families=figure_families(TRADEOFF_VARIANTS),
         code=script_code("figure_tradeoff"),
     script:
         "../scripts/figure_tradeoff.py"
@@ -95,7 +96,12 @@ rule figure_ablation:
 
 rule figure_geometry:
     input:
-        [PATHS.geometry(m, v) for m in MODELS for v in VARIANTS_OF[m] if v in UPDATED],
+        [
+            PATHS.geometry(m, v)
+            for m in MODELS
+            for v in VARIANTS_OF[m]
+            if v in GEOMETRY_VARIANTS
+        ],
     output:
         **{
             f"{kind}_{suffix}": path
@@ -110,7 +116,7 @@ rule figure_geometry:
     conda:
         "../envs/plotting.yaml"
     params:
-        kinds={v: variant_kind(v) for v in UPDATED},
+        families=figure_families(GEOMETRY_VARIANTS),
         code=script_code("figure_geometry"),
     script:
         "../scripts/figure_geometry.py"
@@ -150,7 +156,10 @@ rule figure_downstream:
         "../envs/plotting.yaml"
     params:
         axes=config["figures"].get("downstream", {}),
-        variants=downstream_variants(),
+        families=figure_families(
+            sorted({*DOWNSTREAM_STARTS, *DOWNSTREAM_STARTS.values()})
+        ),
+        starts=DOWNSTREAM_STARTS,
         code=script_code("figure_downstream"),
     script:
         "../scripts/figure_downstream.py"

@@ -1,0 +1,61 @@
+"""Method families and which variants each figure is about, from the variants' resolved specs.
+
+Light enough for the workflow to import at parse time: the rules pass each figure its variants and their
+families, so every figure colours a family the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from taxfree.training.methods import extension_of, method_of
+
+Specs = Mapping[str, Mapping[str, Any]]
+
+# One colour per family the method registry can make (tests/test_figures.py checks that none is missing);
+# a family's variants of the same base method share a hue family (full: blues, lora: orange/green/brown).
+COLORS = {
+    "none": "#4d4d4d",
+    "full": "#1f77b4",
+    "full+ssah": "#17becf",
+    "lora": "#ff7f0e",
+    "lora+regularizer": "#2ca02c",
+    "lora+sap": "#8c564b",
+    "dpo": "#9467bd",
+    "merge": "#e377c2",
+}
+
+
+def family(spec: Mapping[str, Any]) -> str:
+    """The variant's base method, with its extension block if it has one: ``lora+regularizer``, ``full+ssah``."""
+    extension = extension_of(dict(spec))
+    return spec["method"] if extension is None else f"{spec['method']}+{extension.name}"
+
+
+def downstream_starts(specs: Specs) -> dict[str, str]:
+    """Each downstream variant and the variant it starts from: supervised fine-tuning (task data) `from` a
+    trained variant. Preference optimisation from a warmed-up variant (SaRO's DPO stage) continues that
+    variant's alignment instead, so it is not downstream."""
+    starts = {}
+    for name, spec in specs.items():
+        parent = spec.get("from")
+        method = method_of(dict(spec))
+        if parent is not None and method.trains and method.data == "sft" and method_of(dict(specs[parent])).trains:
+            starts[name] = parent
+    return starts
+
+
+def tradeoff_variants(specs: Specs) -> list[str]:
+    """Variants about aligning the starting model: all but downstream variants and what is made from them."""
+    downstream = downstream_starts(specs)
+
+    def after_downstream(name: str | None) -> bool:
+        return name is not None and (name in downstream or after_downstream(specs[name].get("from")))
+
+    return [name for name in specs if not after_downstream(name)]
+
+
+def geometry_variants(specs: Specs) -> list[str]:
+    """Variants whose weight update is one of the starting model itself (trained, no `from`): every line of the
+    geometry figures then measures overlap with the same W0, as in the LoRA-safety paper."""
+    return [name for name, spec in specs.items() if method_of(dict(spec)).trains and spec.get("from") is None]
