@@ -157,20 +157,18 @@ def _scatter_panel(ax: Any, points: pd.DataFrame, starts: Mapping[str, str]) -> 
 
 
 def _variant_list(ax: Any, points: pd.DataFrame, starts: Mapping[str, str]) -> None:
-    """The variants behind each numbered marker, one a line in its family's colour."""
+    """The variants behind each numbered marker, one a line in its family's colour. The lines stay out of the
+    layout (the figure is sized to hold them), so a long list cannot squeeze the panels."""
     ax.axis("off")
-    ax.annotate("variants at each number", (0, 1), xycoords="axes fraction", va="top", fontsize=7, color="0.3")
-    line = 1
+    lines = [("", "variants at each number", "0.3")]
     for number, members in points.sort_values(["group", "variant"]).groupby("group"):
         for first, row in zip([True] + [False] * len(members), members.itertuples()):
-            offset = (0, -LINE * line)
-            if first:
-                ax.annotate(str(number), (0, 1), xycoords="axes fraction", xytext=offset, textcoords="offset points",
-                            va="top", fontsize=7, weight="bold")
             label = f"{row.variant} (start)" if row.variant in starts.values() else row.variant
-            ax.annotate(label, (0, 1), xycoords="axes fraction", xytext=(offset[0] + 14, offset[1]),
-                        textcoords="offset points", va="top", fontsize=7, color=COLORS[row.family])
-            line += 1
+            lines.append((str(number) if first else "", label, COLORS[row.family]))
+    for i, (number, label, color) in enumerate(lines):
+        for x, text, style in ((0, number, {"weight": "bold"}), (14, label, {"color": color})):
+            ax.annotate(text, (0, 1), xycoords="axes fraction", xytext=(x, -LINE * i), textcoords="offset points",
+                        va="top", fontsize=7, **style).set_in_layout(False)
 
 
 def _axis_label(summary: pd.DataFrame, benchmark: str) -> str:
@@ -180,16 +178,21 @@ def _axis_label(summary: pd.DataFrame, benchmark: str) -> str:
 
 @plt.rc_context(STYLE)
 def _scatter(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, families: Mapping[str, str],
-             starts: Mapping[str, str], title: str, outs: Sequence[str | Path]) -> None:
-    """Reasoning or task score (y) against safety (x), a square panel per model beside its list of variants."""
+             starts: Mapping[str, str], title: str, outs: Sequence[str | Path]) -> pd.DataFrame:
+    """Reasoning or task score (y) against safety (x), a square panel per model beside its list of variants.
+    Returns the plotted points with their marker's ``group`` number."""
     points = tradeoff_points(summary, x_benchmark, y_benchmark, families)
     models = list(dict.fromkeys(points["model"]))
     lines = points.groupby("model").size().max()
-    fig, axes = plt.subplots(1, 2 * len(models), figsize=(6.6 * len(models), max(4.6, 1.6 + lines * LINE / 72)),
-                             width_ratios=[4.2, 2.4] * len(models), dpi=150, layout="constrained", squeeze=False)
+    listing_width = 0.4 + 0.065 * max(len(v) + 8 for v in points["variant"])  # inches for the longest label
+    fig, axes = plt.subplots(1, 2 * len(models), figsize=((4.4 + listing_width) * len(models),
+                                                          max(4.6, 2.4 + (lines + 1) * LINE / 72)),
+                             width_ratios=[4.4, listing_width] * len(models), dpi=150, layout="constrained",
+                             squeeze=False)
+    plotted = []
     for model, ax, listing in zip(models, axes[0][0::2], axes[0][1::2]):
-        grouped = _scatter_panel(ax, points[points["model"] == model], starts)
-        _variant_list(listing, grouped, starts)
+        plotted.append(_scatter_panel(ax, points[points["model"] == model], starts))
+        _variant_list(listing, plotted[-1], starts)
         ax.set_xlabel(f"{_axis_label(summary, x_benchmark)} (higher is safer)")
         ax.set_ylabel(_axis_label(summary, y_benchmark))
         if len(models) > 1:
@@ -203,20 +206,23 @@ def _scatter(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, families
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), title="method family")
     fig.suptitle(f"{title}\n({interval_note(points['seeds'])})", fontsize=10)
     save(fig, outs)
+    return pd.concat(plotted).drop(columns=["fx", "fy"])
 
 
 def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, families: Mapping[str, str],
-             outs: Sequence[str | Path], title: str = "Safety tax: reasoning vs refusal of harmful requests") -> None:
+             outs: Sequence[str | Path], title: str = "Safety tax: reasoning vs refusal of harmful requests"
+             ) -> pd.DataFrame:
     """Reasoning (y) against safety (x) for the variants in ``families`` (variant: family), near points
-    grouped, with the Pareto front per model."""
-    _scatter(summary, x_benchmark, y_benchmark, families, {}, title, outs)
+    grouped, with the Pareto front per model; returns the plotted points and their groups."""
+    return _scatter(summary, x_benchmark, y_benchmark, families, {}, title, outs)
 
 
 def downstream(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, families: Mapping[str, str],
-               starts: Mapping[str, str], outs: Sequence[str | Path]) -> None:
-    """Downstream task score (y) against safety kept (x): the variants in ``starts`` (variant: the variant it
-    is fine-tuned from) and their starting models, ringed, with an arrow from each start."""
-    _scatter(summary, x_benchmark, y_benchmark, families, starts,
+               starts: Mapping[str, str], outs: Sequence[str | Path]) -> pd.DataFrame:
+    """Downstream task score (y) against safety kept (x) for the variants in ``families``: those in ``starts``
+    (variant: the variant it is fine-tuned from) and their starting models, ringed, with an arrow from each
+    start; returns the plotted points and their groups."""
+    return _scatter(summary, x_benchmark, y_benchmark, families, starts,
              "Downstream fine-tuning: task score vs safety kept", outs)
 
 
