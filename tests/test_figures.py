@@ -8,13 +8,13 @@ from test_config import default_config
 from taxfree.config.resolve import check_references
 from taxfree.core.errors import InputError
 from taxfree.report.families import (
-    COLORS,
     downstream_starts,
     family,
     geometry_variants,
     tradeoff_variants,
 )
 from taxfree.report.figures import (
+    COLORS,
     MARKER,
     ablation,
     downstream,

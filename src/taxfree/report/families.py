@@ -1,7 +1,7 @@
 """Method families and which variants each figure is about, from the variants' resolved specs.
 
 Light enough for the workflow to import at parse time: the rules pass each figure its variants and their
-families, so every figure colours a family the same way.
+families, and ``taxfree.report.figures.COLORS`` gives each family one colour in every figure.
 """
 
 from __future__ import annotations
@@ -11,19 +11,6 @@ from typing import Any, Mapping
 from taxfree.training.methods import extension_of, method_of
 
 Specs = Mapping[str, Mapping[str, Any]]
-
-# One colour per family the method registry can make (tests/test_figures.py checks that none is missing);
-# a family's variants of the same base method share a hue family (full: blues, lora: orange/green/brown).
-COLORS = {
-    "none": "#4d4d4d",
-    "full": "#1f77b4",
-    "full+ssah": "#17becf",
-    "lora": "#ff7f0e",
-    "lora+regularizer": "#2ca02c",
-    "lora+sap": "#8c564b",
-    "dpo": "#9467bd",
-    "merge": "#e377c2",
-}
 
 
 def family(spec: Mapping[str, Any]) -> str:

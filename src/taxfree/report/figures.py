@@ -20,13 +20,24 @@ from matplotlib.patches import Circle, Patch, Wedge
 from matplotlib.ticker import MaxNLocator
 
 from taxfree.report.aggregate import is_headline
-from taxfree.report.families import COLORS
 from taxfree.report.seeds import KEYS, seed_means
 
 matplotlib.use("Agg")  # figures are files; no display is needed or assumed
 STYLE = {"font.size": 10, "axes.titlesize": 11, "legend.fontsize": 8}
 MARKER = 0.026  # radius of a scatter marker, in axes fractions of a square panel
 LINE = 10.5  # points between the lines of a scatter figure's list of variants
+# One colour per method family (taxfree.report.families) that the method registry can make, the same in every
+# figure; tests/test_figures.py checks that none is missing.
+COLORS = {
+    "none": "#4d4d4d",
+    "full": "#1f77b4",
+    "full+ssah": "#17becf",
+    "lora": "#ff7f0e",
+    "lora+regularizer": "#2ca02c",
+    "lora+sap": "#8c564b",
+    "dpo": "#9467bd",
+    "merge": "#e377c2",
+}
 
 
 def save(fig: Any, outs: Sequence[str | Path]) -> None:
