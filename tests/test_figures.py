@@ -91,6 +91,8 @@ def test_identical_points_share_one_marker_and_groups_never_overlap():
     group = points.set_index("variant")["group"]
     assert group["lora"] == group["lora2"] and len({group["lora"], group["base"], group["full"]}) == 3
     assert group["base"] == 1  # numbered in reading order: top left first
+    with pytest.raises(InputError, match="none of the variants nope"):
+        tradeoff(summary(), "harmful", "reasoning", {"nope": "full"}, [])
 
     random = pd.DataFrame(np.random.default_rng(0).uniform(0, 1, (60, 2)), columns=["x", "y"])
     random.loc[60] = random.loc[0]

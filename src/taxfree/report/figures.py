@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Patch, Wedge
 from matplotlib.ticker import MaxNLocator
 
+from taxfree.core.errors import InputError
 from taxfree.report.aggregate import is_headline
 from taxfree.report.seeds import KEYS, seed_means
 
@@ -173,9 +174,9 @@ def _variant_list(ax: Any, points: pd.DataFrame, starts: Mapping[str, str]) -> N
     ax.axis("off")
     lines = [("", "variants at each number", "0.3")]
     for number, members in points.sort_values(["group", "variant"]).groupby("group"):
-        for first, row in zip([True] + [False] * len(members), members.itertuples()):
+        for i, row in enumerate(members.itertuples()):
             label = f"{row.variant} (start)" if row.variant in starts.values() else row.variant
-            lines.append((str(number) if first else "", label, COLORS[row.family]))
+            lines.append(("" if i else str(number), label, COLORS[row.family]))
     for i, (number, label, color) in enumerate(lines):
         for x, text, style in ((0, number, {"weight": "bold"}), (14, label, {"color": color})):
             ax.annotate(text, (0, 1), xycoords="axes fraction", xytext=(x, -LINE * i), textcoords="offset points",
@@ -193,6 +194,9 @@ def _scatter(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, families
     """Reasoning or task score (y) against safety (x), a square panel per model beside its list of variants.
     Returns the plotted points with their marker's ``group`` number."""
     points = tradeoff_points(summary, x_benchmark, y_benchmark, families)
+    if points.empty:
+        raise InputError(f"results table: none of the variants {', '.join(families)} has headline results on both "
+                         f"{x_benchmark} and {y_benchmark}")
     models = list(dict.fromkeys(points["model"]))
     lines = points.groupby("model").size().max()
     listing_width = 0.4 + 0.065 * max(len(v) + 8 for v in points["variant"])  # inches for the longest label
@@ -221,11 +225,11 @@ def _scatter(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, families
 
 
 def tradeoff(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, families: Mapping[str, str],
-             outs: Sequence[str | Path], title: str = "Safety tax: reasoning vs refusal of harmful requests"
-             ) -> pd.DataFrame:
+             outs: Sequence[str | Path]) -> pd.DataFrame:
     """Reasoning (y) against safety (x) for the variants in ``families`` (variant: family), near points
     grouped, with the Pareto front per model; returns the plotted points and their groups."""
-    return _scatter(summary, x_benchmark, y_benchmark, families, {}, title, outs)
+    return _scatter(summary, x_benchmark, y_benchmark, families, {},
+                    "Safety tax: reasoning vs refusal of harmful requests", outs)
 
 
 def downstream(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, families: Mapping[str, str],
@@ -234,7 +238,7 @@ def downstream(summary: pd.DataFrame, x_benchmark: str, y_benchmark: str, famili
     (variant: the variant it is fine-tuned from) and their starting models, ringed, with an arrow from each
     start; returns the plotted points and their groups."""
     return _scatter(summary, x_benchmark, y_benchmark, families, starts,
-             "Downstream fine-tuning: task score vs safety kept", outs)
+                    "Downstream fine-tuning: task score vs safety kept", outs)
 
 
 @plt.rc_context(STYLE)
