@@ -114,7 +114,8 @@ def group_points(points: pd.DataFrame, x: str, y: str, distance: float) -> pd.Se
 
 
 def _limits(low: pd.Series, high: pd.Series) -> tuple[float, float]:
-    """Axis limits holding [0, 1], every interval, and a margin that keeps edge markers inside."""
+    """Axis limits holding [0, 1] (headline metrics are rates), every interval, and a margin that keeps edge
+    markers inside."""
     lo, hi = min(0.0, low.min()), max(1.0, high.max())
     pad = (hi - lo) * 0.07
     return lo - pad, hi + pad
@@ -259,7 +260,7 @@ def ablation(summary: pd.DataFrame, variants: list[str], title: str, outs: Seque
             ax.errorbar(position, series["value"], yerr=error, marker="o", capsize=3, label=f"{benchmark} {metric}")
         ax.set_xticks(range(len(present)), present, rotation=30, ha="right")
         ax.set_title(model)
-        ax.set_ylim(-0.05, 1.05)
+        ax.set_ylim(*_limits(rows["ci_low"], rows["ci_high"]))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("value")
     axes[0][-1].legend(loc="best")
@@ -292,7 +293,7 @@ def epochs(table: pd.DataFrame, outs: Sequence[str | Path]) -> None:
         ax.set_xlabel("epoch (0: the model it starts from)" if (rows_of["epoch"] == 0).any() else "epoch")
         ax.set_ylabel(metric)
         ax.set_xticks(sorted(rows_of["epoch"].unique()))
-        ax.set_ylim(-0.05, 1.05)
+        ax.set_ylim(*_limits(rows_of["ci_low"], rows_of["ci_high"]))
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
@@ -384,18 +385,20 @@ def alpha_sweep(summary: pd.DataFrame, sweeps: dict[str, dict[str, float]], benc
     fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4.2), dpi=150, squeeze=False,
                              layout="constrained")
     for ax, model in zip(axes[0], models):
+        shown = []
         for label, points in sweeps.items():
             alphas = pd.Series(points, name="alpha")
             rows = table[(table["model"] == model) & table["variant"].isin(alphas.index)]
-            rows = rows.assign(alpha=rows["variant"].map(alphas)).sort_values("alpha")
-            for (benchmark, metric), group in rows.groupby(["benchmark", "metric"]):
+            shown.append(rows.assign(alpha=rows["variant"].map(alphas)).sort_values("alpha"))
+            for (benchmark, metric), group in shown[-1].groupby(["benchmark", "metric"]):
                 error = [group["value"] - group["ci_low"], group["ci_high"] - group["value"]]
                 ax.errorbar(group["alpha"], group["value"], yerr=error, marker="o", capsize=3,
                             label=f"{label}: {benchmark} {metric}")
+        shown = pd.concat(shown)
         ax.set_title(model)
         ax.set_xlabel("alpha (W0 + alpha dW)")
         ax.set_ylabel("value")
-        ax.set_ylim(-0.05, 1.05)
+        ax.set_ylim(*_limits(shown["ci_low"], shown["ci_high"]))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(f"Merge strength: safety and reasoning along alpha\n({interval_note(table['seeds'])})", fontsize=10)
