@@ -194,6 +194,7 @@ rule figure_epochs:
     conda:
         "../envs/plotting.yaml"
     params:
+        families=figure_families(EPOCH_VARIANTS),
         code=script_code("figure_epochs"),
     script:
         "../scripts/figure_epochs.py"

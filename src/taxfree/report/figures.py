@@ -269,13 +269,14 @@ def ablation(summary: pd.DataFrame, variants: list[str], title: str, outs: Seque
 
 
 @plt.rc_context(STYLE)
-def epochs(table: pd.DataFrame, outs: Sequence[str | Path]) -> None:
-    """Each (model, benchmark) headline metric against the epoch, one panel each and one line per variant,
-    with 95% intervals as bands: where along training the safety tax appears."""
+def epochs(table: pd.DataFrame, families: Mapping[str, str], outs: Sequence[str | Path]) -> None:
+    """Each (model, benchmark) headline metric against the epoch, one panel each and one line per variant
+    (coloured by its family in ``families``, with its own marker), with 95% intervals as bands: where along
+    training the safety tax appears."""
     table = seed_means(headline(table), keys=(*KEYS, "epoch")).sort_values("epoch")
     panels = list(table[["model", "benchmark", "metric"]].drop_duplicates().itertuples(index=False))
     variants = list(dict.fromkeys(table["variant"]))
-    colors = {variant: f"C{i % 10}" for i, variant in enumerate(variants)}
+    colors = {variant: COLORS[families[variant]] for variant in variants}
     # Variants that score the same (common at 0 and 1) are drawn side by side, each with its own marker.
     dodge = {variant: 0.08 * (i - (len(variants) - 1) / 2) for i, variant in enumerate(variants)}
     markers = dict(zip(variants, "osD^vP*X" * len(variants)))
@@ -288,7 +289,8 @@ def epochs(table: pd.DataFrame, outs: Sequence[str | Path]) -> None:
         for variant, line in rows_of.groupby("variant", sort=False):
             x = line["epoch"] + dodge[variant]
             ax.fill_between(x, line["ci_low"], line["ci_high"], color=colors[variant], alpha=0.15, lw=0)
-            ax.plot(x, line["value"], marker=markers[variant], ms=4, color=colors[variant], label=variant)
+            ax.plot(x, line["value"], marker=markers[variant], ms=4, color=colors[variant],
+                    label=f"{variant} ({families[variant]})")
         ax.set_title(f"{model}: {benchmark}", fontsize=9)
         ax.set_xlabel("epoch (0: the model it starts from)" if (rows_of["epoch"] == 0).any() else "epoch")
         ax.set_ylabel(metric)
