@@ -20,15 +20,14 @@ def family(spec: Mapping[str, Any]) -> str:
 
 
 def downstream_starts(specs: Specs) -> dict[str, str]:
-    """Each downstream variant and the variant it starts from: supervised fine-tuning (task data) `from` a
-    trained variant. Preference optimisation from a warmed-up variant (SaRO's DPO stage) continues that
+    """Each downstream variant and the variant it starts from: supervised fine-tuning (on task data) `from`
+    another variant. Preference optimisation from a warmed-up variant (SaRO's DPO stage) continues that
     variant's alignment instead, so it is not downstream."""
     starts = {}
     for name, spec in specs.items():
-        parent = spec.get("from")
         method = method_of(dict(spec))
-        if parent is not None and method.trains and method.data == "sft" and method_of(dict(specs[parent])).trains:
-            starts[name] = parent
+        if spec.get("from") is not None and method.trains and method.data == "sft":
+            starts[name] = spec["from"]
     return starts
 
 
