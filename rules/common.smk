@@ -20,6 +20,12 @@ from taxfree.config.schema import definition, validate_config
 from taxfree.core.models import load_options
 from taxfree.core.plan import GridResources
 from taxfree.core.provenance import code_hash, script_imports
+from taxfree.report.families import (
+    downstream_starts,
+    family,
+    geometry_variants,
+    tradeoff_variants,
+)
 from taxfree.training.methods import modules_of
 from taxfree.training.methods.merge import alpha_sweeps
 from taxfree.training.methods.ssah import pruning_benchmark
@@ -46,6 +52,11 @@ UPDATED = [name for name, v in VARIANTS.items() if v.spec["method"] != "none"]
 # Local files the config reads that the user provides, where they do not exist yet (see rule user_file).
 MISSING_USER_FILES = [p for p in user_files(RESOLVED, SPECS) if not Path(p).exists()]
 SSAH_VARIANTS = [name for name, spec in SPECS.items() if "ssah" in spec]
+# What each figure is about (taxfree.report.families): aligning the starting model, its weight updates,
+# and fine-tuning an aligned variant downstream ({variant: the variant it starts from}).
+TRADEOFF_VARIANTS = tradeoff_variants(SPECS)
+GEOMETRY_VARIANTS = geometry_variants(SPECS)
+DOWNSTREAM_STARTS = downstream_starts(SPECS)
 VARIANTS_OF = {
     m: [name for name, v in VARIANTS.items() if m in v.models] for m in MODELS
 }
@@ -305,12 +316,9 @@ def claims_geometry():
     ]
 
 
-def downstream_variants():
-    """Variants fine-tuned from another, with the variants they start from."""
-    children = [
-        name for name, v in VARIANTS.items() if v.parent is not None and v.method.trains
-    ]
-    return sorted(set(children) | {VARIANTS[name].parent for name in children})
+def figure_families(variants):
+    """{variant: method family} for a figure's variants, so every figure colours a family alike."""
+    return {v: family(SPECS[v]) for v in variants}
 
 
 def figure(name, caption, category, **labels):
@@ -324,16 +332,10 @@ def figure(name, caption, category, **labels):
     return {"png": png, "pdf": PATHS.figure(name, "pdf")}
 
 
-def variant_kind(variant):
-    """How figures label a variant's method: full, lora, lora+reg or merge."""
-    spec = SPECS[variant]
-    return "lora+reg" if "regularizer" in spec else spec["method"]
-
-
 def geometry_outputs():
     trained = [(m, v) for m in MODELS for v in VARIANTS_OF[m] if v in UPDATED]
     outputs = [paths(s).geometry(m, v) for s in SEEDS for m, v in trained]
-    if trained:
+    if any(v in GEOMETRY_VARIANTS for _, v in trained):
         outputs += rules.figure_geometry.output
     if MERGED:
         outputs += rules.figure_alpha_sweep.output

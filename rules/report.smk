@@ -93,6 +93,7 @@ rule figure_tradeoff:
         "../envs/plotting.yaml"
     params:
         axes=config["figures"]["tradeoff"],
+        families=figure_families(TRADEOFF_VARIANTS),
         code=script_code("figure_tradeoff"),
     script:
         "../scripts/figure_tradeoff.py"
@@ -124,7 +125,7 @@ rule figure_geometry:
             for s in SEEDS
             for m in MODELS
             for v in VARIANTS_OF[m]
-            if v in UPDATED
+            if v in GEOMETRY_VARIANTS
         ],
     output:
         **{
@@ -140,7 +141,7 @@ rule figure_geometry:
     conda:
         "../envs/plotting.yaml"
     params:
-        kinds={v: variant_kind(v) for v in UPDATED},
+        families=figure_families(GEOMETRY_VARIANTS),
         code=script_code("figure_geometry"),
     script:
         "../scripts/figure_geometry.py"
@@ -180,7 +181,10 @@ rule figure_downstream:
         "../envs/plotting.yaml"
     params:
         axes=config["figures"].get("downstream", {}),
-        variants=downstream_variants(),
+        families=figure_families(
+            sorted({*DOWNSTREAM_STARTS, *DOWNSTREAM_STARTS.values()})
+        ),
+        starts=DOWNSTREAM_STARTS,
         code=script_code("figure_downstream"),
     script:
         "../scripts/figure_downstream.py"
@@ -219,6 +223,7 @@ rule figure_epochs:
     conda:
         "../envs/plotting.yaml"
     params:
+        families=figure_families(EPOCH_VARIANTS),
         code=script_code("figure_epochs"),
     script:
         "../scripts/figure_epochs.py"

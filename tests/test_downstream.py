@@ -76,10 +76,12 @@ def test_downstream_figure_plots_only_the_given_variants(tmp_path):
 
     from taxfree.report.figures import downstream
 
-    rows = [{"model": "toy", "variant": v, "benchmark": b, "metric": m, "value": x}
+    rows = [{"model": "toy", "variant": v, "benchmark": b, "metric": m, "value": x, "ci_low": x, "ci_high": x}
             for v, h, d in [("lora_r1_up", 1.0, 0.2), ("downstream_sft", 0.0, 0.9), ("full", 1.0, 0.0)]
             for b, m, x in [("toy_harmful", "refusal_rate", h), ("toy_downstream", "accuracy", d)]]
-    downstream(pd.DataFrame(rows), "toy_harmful", "toy_downstream", ["lora_r1_up", "downstream_sft"],
-               [tmp_path / "d.png", tmp_path / "d.pdf"])
+    points = downstream(pd.DataFrame(rows), "toy_harmful", "toy_downstream",
+                        {"lora_r1_up": "lora", "downstream_sft": "full"}, {"downstream_sft": "lora_r1_up"},
+                        [tmp_path / "d.png", tmp_path / "d.pdf"])
+    assert sorted(points["variant"]) == ["downstream_sft", "lora_r1_up"]
     assert (tmp_path / "d.png").stat().st_size > 10_000
     assert (tmp_path / "d.pdf").read_bytes()[:4] == b"%PDF"

@@ -144,6 +144,6 @@ def test_epoch_table_and_figure(tmp_path):
     assert rate[("full", 1)] == 0.25 and rate[("full", 2)] == 0.5 and rate[("lora", 2)] == 0.75
     assert not math.isnan(table["ci_low"].iloc[0])
     png = tmp_path / "epochs.png"
-    epochs_figure(table, [png, tmp_path / "epochs.pdf"])
+    epochs_figure(table, {"full": "full", "lora": "lora"}, [png, tmp_path / "epochs.pdf"])
     assert Image.open(png).size[0] > 400 and (tmp_path / "epochs.pdf").stat().st_size > 0
     assert len(table) == 2 * 2 * 3  # refusal_rate, response and reasoning tokens
