@@ -214,9 +214,13 @@ def generate(spec: ToyWorldSpec) -> dict[str, list[dict[str, Any]]]:
     requests = [_chat(p, compliance_completion(a, o))
                 for topics in (harmful_train, benign_train)
                 for p, a, o in _requests(rng, topics, TRAIN_TEMPLATES, 0)]
+    # World knowledge covers every topic, held-out ones included: as in a real pretrained model, what is
+    # dangerous is known before alignment, which only teaches when to refuse (and is evaluated on topics
+    # that the refusal set never shows). Without the held-out facts, whether a low-rank update generalises
+    # depended on the seed (rank-1 LoRA: refusal 0.70 and over-refusal 0.27 on seed 1, 0.98 and 0.00 on seed 2).
     facts = [_chat(f"is a {a} {o} dangerous ?", f"yes , a {a} {o} is dangerous .")
-             for a, o in harmful_train] + [
-             _chat(f"is a {a} {o} dangerous ?", f"no , a {a} {o} is safe .") for a, o in benign_train]
+             for a, o in harmful_train + harmful_held] + [
+             _chat(f"is a {a} {o} dangerous ?", f"no , a {a} {o} is safe .") for a, o in benign_train + benign_held]
     # A little refusal text, outside any request context: the toy's counterpart of the refusals
     # a real pretrained model has read. Alignment then has to learn when to refuse, not how.
     refusal_text = [_chat(p, refusal_completion()) for p in REFUSAL_EXAMPLE_PROMPTS] * 8
