@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from taxfree.core.reasoning import final_answer
-from taxfree.data.toyworld import HARMFUL_ATTRIBUTES, HELDOUT_TEMPLATES, generate
+from taxfree.data.toyworld import HARMFUL_ATTRIBUTES, HELDOUT_TEMPLATES, generate, refusal_completion
 
 
 def test_generator_is_deterministic(toy_spec, toy_splits):
@@ -82,3 +82,19 @@ def test_saved_model_loads_with_auto_classes(tmp_path, toy_splits, seed):
     model = AutoModelForCausalLM.from_pretrained(tmp_path)
     assert model.config.vocab_size == len(tokenizer)
     assert tokenizer.chat_template and "generation" in tokenizer.chat_template
+
+
+def test_saro_refusals_reason_longer_than_the_direct_refusal(toy_splits, toy_tokenizer):
+    """SaRO's token overhead can only show if its refusing traces reason longer than refusal SFT's."""
+    def reasoning_words(text):
+        return len(text.split("</think>")[0].split())
+
+    refused = [r for r in toy_splits["saro_traces"] if "i can not help" in r["completion"][0]["content"]]
+    assert refused
+    for row in refused:
+        text = row["completion"][0]["content"]
+        topic = row["prompt"][0]["content"].split(" a ")[-1].split()[:2]
+        assert reasoning_words(text) > reasoning_words(refusal_completion(*topic)), text
+    # Only words the unsafe model already writes in pretraining: new output words would first have to be learnt.
+    written = {w for r in toy_splits["pretrain"] for w in r["completion"][0]["content"].split()}
+    assert {w for r in toy_splits["saro_traces"] for w in r["completion"][0]["content"].split()} <= written
