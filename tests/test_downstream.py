@@ -48,6 +48,26 @@ def test_default_downstream_variants_resolve_with_their_data():
     assert specs["downstream_sap"]["sap"]["columns"] == {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"}
 
 
+def test_default_downstream_task_is_benign_only_and_the_attack_overlay_mixes_in_harm():
+    import yaml
+    from conftest import REPO
+    from snakemake.utils import update_config
+
+    default = default_config()
+    assert "mix" not in default["datasets"]["toy_downstream_task"]
+    config = default_config()
+    update_config(config, yaml.safe_load((REPO / "configs" / "toy_attack.yaml").read_text()))
+    specs = check_references(config)
+    attack = config["datasets"]["toy_downstream_attack"]
+    assert attack["toyworld"] == "downstream" and attack["mix"] == {"dataset": "toy_harmful_compliance", "fraction": 0.1}
+    # Each attack variant is its default twin on the mixed data, and the default's variants are untouched.
+    twins = {"attack_sft": "downstream_sft", "attack_ssah_freeze": "downstream_ssah_freeze",
+             "attack_lora": "downstream_lora", "attack_sap": "downstream_sap"}
+    for attack, twin in twins.items():
+        assert specs[attack] == {**resolve_variant(default, twin), "dataset": "toy_downstream_attack"}
+    assert all(resolve_variant(config, v) == resolve_variant(default, v) for v in default["variants"])
+
+
 @pytest.mark.parametrize("variant, key", [
     ({"method": "lora", "ssah": {"safety_data": "toy_refusal", "utility_data": "toy_refusal"}}, "x.ssah"),
     ({"method": "full", "sap": {"pairs": "p.jsonl", "layers": [0]}}, "x.sap"),
@@ -66,7 +86,7 @@ def test_bad_keeper_blocks_name_the_key(variant, key):
 
 def test_mix_of_an_unknown_data_set_names_the_key():
     config = default_config()
-    config["datasets"]["toy_downstream_task"]["mix"]["dataset"] = "nope"
+    config["datasets"]["toy_downstream_task"]["mix"] = {"dataset": "nope", "fraction": 0.1}
     with pytest.raises(ConfigError, match=r"'datasets\.toy_downstream_task\.mix\.dataset'"):
         check_references(config)
 

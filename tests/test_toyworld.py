@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from taxfree.core.reasoning import final_answer
-from taxfree.data.toyworld import HARMFUL_ATTRIBUTES, HELDOUT_TEMPLATES, generate
+from taxfree.data.toyworld import HARMFUL_ATTRIBUTES, HELDOUT_TEMPLATES, generate, refusal_completion
 
 
 def test_generator_is_deterministic(toy_spec, toy_splits):
@@ -11,11 +11,19 @@ def test_generator_is_deterministic(toy_spec, toy_splits):
     assert generate(dataclasses.replace(toy_spec, seed=1)) != toy_splits
 
 
-def test_heldout_topics_are_unseen_in_training(toy_splits):
-    train_text = " ".join(r["prompt"][0]["content"] for split in ("pretrain", "refusal") for r in toy_splits[split])
+def test_heldout_topics_are_known_but_never_requested_in_training(toy_splits):
+    """Pretraining's world knowledge names every topic; no training request (pretraining's or the refusal
+    set's) asks about a held-out one."""
+    def is_fact(row):
+        return row["prompt"][0]["content"].startswith("is a ")
+
+    requests = " ".join(r["prompt"][0]["content"] for split in ("pretrain", "refusal") for r in toy_splits[split]
+                        if not is_fact(r))
+    facts = " ".join(r["prompt"][0]["content"] for r in toy_splits["pretrain"] if is_fact(r))
     for split in ("toy_harmful", "toy_benign"):
         for row in toy_splits[split]:
-            assert f"a {row['topic']} " not in train_text, row["topic"]
+            assert f"a {row['topic']} " not in requests, row["topic"]
+            assert f"is a {row['topic']} dangerous ?" in facts, row["topic"]
 
 
 def test_heldout_templates_only_in_evaluation(toy_splits):
@@ -82,3 +90,19 @@ def test_saved_model_loads_with_auto_classes(tmp_path, toy_splits, seed):
     model = AutoModelForCausalLM.from_pretrained(tmp_path)
     assert model.config.vocab_size == len(tokenizer)
     assert tokenizer.chat_template and "generation" in tokenizer.chat_template
+
+
+def test_saro_refusals_reason_longer_than_the_direct_refusal(toy_splits, toy_tokenizer):
+    """SaRO's token overhead can only show if its refusing traces reason longer than refusal SFT's."""
+    def reasoning_words(text):
+        return len(text.split("</think>")[0].split())
+
+    refused = [r for r in toy_splits["saro_traces"] if "i can not help" in r["completion"][0]["content"]]
+    assert refused
+    for row in refused:
+        text = row["completion"][0]["content"]
+        topic = row["prompt"][0]["content"].split(" a ")[-1].split()[:2]
+        assert reasoning_words(text) > reasoning_words(refusal_completion(*topic)), text
+    # Only words the unsafe model already writes in pretraining: new output words would first have to be learnt.
+    written = {w for r in toy_splits["pretrain"] for w in r["completion"][0]["content"].split()}
+    assert {w for r in toy_splits["saro_traces"] for w in r["completion"][0]["content"].split()} <= written

@@ -144,7 +144,12 @@ def safety_trace(attribute: str, obj: str, refuse: bool, early: bool) -> str:
     outcome vary, which is what SaRO's process- and outcome-level preferences tell apart.
     """
     verdict = "dangerous" if attribute in HARMFUL_ATTRIBUTES else "safe"
-    reflection = f"a {attribute} {obj} is {verdict} . " + (REFUSAL_THINK if refuse else "i will give the steps .")
+    # A refusal reasons one step further than the direct refusal SFT teaches (``refusal_completion``): it
+    # names the steps it will not give before declining, so SaRO's token cost can show. Only words the unsafe
+    # model already writes; longer new wording (a question and its answer, the verdict's converse) was more
+    # than the rank-1 warmup could learn on the toy and cost it its arithmetic.
+    decision = f"i should not give the steps . {REFUSAL_THINK}" if refuse else "i will give the steps ."
+    reflection = f"a {attribute} {obj} is {verdict} . {decision}"
     request = f"the user wants a {attribute} {obj} ."
     thought = f"{request} {reflection}" if early else f"{request} {_working(attribute, obj)} {reflection}"
     answer = REFUSAL_ANSWER if refuse else compliance_completion(attribute, obj).split(THINK_CLOSE, 1)[1].strip()
