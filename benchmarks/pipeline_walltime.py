@@ -30,7 +30,7 @@ def snakemake(workdir: Path, cores: int, configfiles: list[Path]) -> float:
     extra = ["--configfile", *map(str, configfiles)] if configfiles else []
     start = time.monotonic()
     subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                    "--directory", str(workdir), "--cores", str(cores), "--quiet", *extra, "all"], check=True)
+                    "--directory", str(workdir), "--cores", str(cores), "--quiet", *extra, "--", "all"], check=True)
     return time.monotonic() - start
 
 
