@@ -72,7 +72,7 @@ def test_fresh_clone_pulls_and_has_nothing_to_do(project, tmp_path):
 
 def test_metrics_diff_moves_only_the_changed_variant(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
-    config["variants"]["lora_r1_up"]["training"] = {"learning_rate": 2.0e-2}
+    config["variants"]["lora_r1_up"]["training"] = {"learning_rate": 1.0e-1}
     (project / "config.yaml").write_text(yaml.safe_dump(config))
     sh(project, sys.executable, "-m", "dvc", "repro")
     changed = dvc_json(project, "metrics", "diff", "HEAD")["results/metrics.json"]
