@@ -4,11 +4,11 @@ import math
 
 import pandas as pd
 import pytest
+from test_config import default_config
 
 from taxfree.config.resolve import check_references
 from taxfree.core.errors import ConfigError
 from taxfree.report.claims import evaluate_claims
-from test_config import default_config
 
 CLAIM = {"paper": "LoRA-safety", "claim": "LoRA loses less reasoning", "benchmark": "toy_reasoning",
          "metric": "accuracy", "variants": ["lora", "full"], "above": 0.0}

@@ -1,9 +1,9 @@
 """configs/paper.yaml: the LoRA-safety grid plans without network, with the paper's settings."""
 
 import re
-from pathlib import Path
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 from conftest import REPO

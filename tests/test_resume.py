@@ -8,8 +8,8 @@ import sys
 import time
 
 from taxfree.config.schema import training_defaults
-from taxfree.core.provenance import spec_hash
 from taxfree.core.io import write_jsonl
+from taxfree.core.provenance import spec_hash
 from taxfree.data.toyworld import save_initial_model
 
 TRAIN = """

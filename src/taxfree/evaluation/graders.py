@@ -14,7 +14,6 @@ from taxfree.core.errors import InputError
 from taxfree.core.reasoning import final_answer, truncated
 from taxfree.evaluation.sandbox import Limits, run_programs, usable_cpus
 
-
 # math-verify loads inside the math grader: the other graders, and config resolution, never need it.
 
 
