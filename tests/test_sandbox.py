@@ -358,3 +358,21 @@ def test_without_namespaces_the_sandbox_refuses_unless_allowed():
     done = subprocess.run(["setpriv", "--bounding-set=-all", "--inh-caps=-all", sys.executable, "-c", driver],
                           capture_output=True, text=True, env={"PYTHONPATH": SRC}, timeout=60)
     assert done.stdout.split("\n")[:2] == ["refused: True", "ran"], done.stderr
+
+
+def test_an_interpreter_under_tmp_stays_visible(tmp_path):
+    """A virtualenv under /tmp (a clone there) is not hidden by the sample's private /tmp: its packages load."""
+    venv = Path(tempfile.mkdtemp(dir="/tmp")) / "venv"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)], check=True)
+        (venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" /
+         "marker_under_tmp.py").write_text("VALUE = 42\n")
+        probe = ("import json\nfrom taxfree.evaluation.sandbox import run_program, Limits\n"
+                 "r = run_program('import marker_under_tmp; print(marker_under_tmp.VALUE)', Limits(timeout_s=10))\n"
+                 "print(json.dumps([r.status, r.stdout.strip()]))\n")
+        env = {**os.environ, "PYTHONPATH": str(Path(taxfree.__file__).parents[1])}
+        out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], env=env, capture_output=True, text=True,
+                             check=True).stdout
+        assert json.loads(out.splitlines()[-1]) == ["passed", "42"]
+    finally:
+        shutil.rmtree(venv.parent)

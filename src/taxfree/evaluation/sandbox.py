@@ -366,6 +366,11 @@ def _enter_private_root(libc: ctypes.CDLL, new_root: str, limits: Limits) -> Non
     mounts and a fresh /proc, and pivot into it; the old root is detached."""
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)  # nothing mounted here reaches the host
     _mount(libc, "tmpfs", new_root, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=1m,mode=0755")
+    # The private tmpfs first, the read-only view over it: an interpreter whose prefix lies under /tmp (a
+    # virtualenv there) stays visible instead of being hidden by the sample's own /tmp.
+    for path in _PRIVATE_TMPFS:
+        os.makedirs(new_root + path, exist_ok=True)
+        _mount(libc, "tmpfs", new_root + path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={limits.tmp_bytes},mode=1777")
     visible: list[str] = []
     for path in (*_SYSTEM_PATHS, sys.base_prefix, sys.prefix):
         if os.path.lexists(path) and not any(os.path.commonpath([path, seen]) == seen for seen in visible):
@@ -380,9 +385,6 @@ def _enter_private_root(libc: ctypes.CDLL, new_root: str, limits: Limits) -> Non
     for device in _DEVICES:
         if os.path.exists(device):
             _bind(libc, device, new_root + device, read_only=False)
-    for path in _PRIVATE_TMPFS:
-        os.makedirs(new_root + path, exist_ok=True)
-        _mount(libc, "tmpfs", new_root + path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={limits.tmp_bytes},mode=1777")
     os.makedirs(new_root + "/proc")
     _mount(libc, "proc", new_root + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
     os.chdir(new_root)
