@@ -7,7 +7,8 @@ from taxfree.report.seeds import across_seeds
 with redirect_output(snakemake.log[0]):
     summary = summarise(snakemake.params.entries, snakemake.params.benchmarks, snakemake.params.specs)
     write_table(summary, snakemake.output.csv, snakemake.output.parquet)
+    spread = across_seeds(summary)
     with atomic_path(snakemake.output.seeds) as tmp:
-        across_seeds(summary).to_csv(tmp, index=False, float_format="%.6g")
-    write_json(snakemake.output.metrics, to_metrics(summary))
+        spread.to_csv(tmp, index=False, float_format="%.6g")
+    write_json(snakemake.output.metrics, to_metrics(spread))
     write_json(snakemake.output.provenance, provenance(snakemake.params.specs, snakemake.params.model_dirs))

@@ -6,6 +6,7 @@ import pytest
 from taxfree.core.errors import InputError
 from taxfree.core.io import write_jsonl
 from taxfree.report.aggregate import summarise, to_metrics, variant_parameters, write_table
+from taxfree.report.seeds import across_seeds
 
 SPECS = {
     "base": {"method": "none"},
@@ -71,7 +72,7 @@ def test_a_judge_with_no_valid_reply_gives_nan_with_the_invalid_count(tmp_path):
     assert math.isnan(safety["value"]) and math.isnan(safety["ci_low"]) and math.isnan(safety["ci_high"])
     assert (safety["n"], safety["samples"], safety["invalid"], safety["truncated"]) == (0, 6, 6, 0)
     assert summary.set_index("metric").loc["response_tokens", "value"] == 6
-    assert to_metrics(summary)["tiny"]["base"]["guard"] == {"safety": None, "response_tokens": 6.0,
+    assert to_metrics(across_seeds(summary))["tiny"]["base"]["guard"] == {"safety": None, "response_tokens": 6.0,
                                                             "reasoning_tokens": 3.0}
 
 

@@ -195,11 +195,12 @@ def token_distribution(entries: list[dict[str, Any]], quantiles: tuple[float, ..
     return pd.DataFrame.from_records(records).sort_values(["model", "variant", "seed", "benchmark"], ignore_index=True)
 
 
-def to_metrics(summary: pd.DataFrame) -> dict[str, Any]:
-    """Nested {model: {variant: {benchmark: {metric: value}}}} of the means over seeds, the layout ``dvc metrics``
-    reads; a NaN value (no valid judgement) is null, as JSON has no NaN."""
+def to_metrics(spread: pd.DataFrame) -> dict[str, Any]:
+    """Nested {model: {variant: {benchmark: {metric: value}}}} of the means over seeds (``spread``: the
+    ``across_seeds`` table), the layout ``dvc metrics`` reads; a NaN value (no valid judgement) is null, as JSON
+    has no NaN."""
     nested: dict[str, Any] = {}
-    for row in across_seeds(summary).itertuples(index=False):
+    for row in spread.itertuples(index=False):
         value = None if math.isnan(row.mean) else round(float(row.mean), 6)
         nested.setdefault(row.model, {}).setdefault(row.variant, {}).setdefault(row.benchmark, {})[row.metric] = value
     return nested
