@@ -37,6 +37,14 @@ def start(tmp_path, name, base, data):
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
 
 
+def saved(trainer_state):
+    """Whether the trainer finished writing this checkpoint (a save cut short is tested on its own below)."""
+    try:
+        return bool(json.loads(trainer_state.read_text()))
+    except ValueError:
+        return False
+
+
 def last_loss(model_dir):
     history = json.loads((model_dir / "train_metrics.json").read_text())["log_history"]
     return [entry["loss"] for entry in history if "loss" in entry][-1]
@@ -52,7 +60,7 @@ def test_sigkill_then_rerun_resumes_with_same_final_loss(tmp_path, toy_splits):
     proc = start(tmp_path, "killed", base, data)
     checkpoints = tmp_path / "killed" / "checkpoints"
     deadline = time.monotonic() + 300
-    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")):
+    while not any(saved(state) for state in checkpoints.glob("checkpoint-*/trainer_state.json")):
         assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the job ended"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
@@ -62,9 +70,10 @@ def test_sigkill_then_rerun_resumes_with_same_final_loss(tmp_path, toy_splits):
     (tmp_path / "killed" / "model.partial").mkdir()
     (tmp_path / "killed" / "model.partial" / "stale.bin").write_text("x")
 
-    assert start(tmp_path, "killed", base, data).wait() == 0
-    assert not (tmp_path / "killed" / "model" / "stale.bin").exists()
+    rerun = start(tmp_path, "killed", base, data).wait()
     log = (tmp_path / "killed.log").read_text()
+    assert rerun == 0, log[-4000:]
+    assert not (tmp_path / "killed" / "model" / "stale.bin").exists()
     assert f"resumed from {checkpoints}/checkpoint-" in log
     straight, resumed = last_loss(tmp_path / "straight" / "model"), last_loss(tmp_path / "killed" / "model")
     assert abs(straight - resumed) < 1e-3 * max(1.0, abs(straight))
@@ -100,3 +109,17 @@ def test_a_base_rebuilt_with_other_weights_of_the_same_sizes_is_not_resumed_from
     save_initial_model(base, toy_splits, hidden_size=64, num_layers=2, intermediate_size=128, num_heads=2, seed=1)
     assert {p.name: p.stat().st_size for p in base.iterdir()} == sizes  # same names, same sizes, other weights
     assert _fingerprint(spec()["training"], base, data) != first
+
+
+def test_a_checkpoint_killed_mid_save_is_discarded(tmp_path):
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from taxfree.training.trainer import discard_unfinished_checkpoints
+
+    for step, state in [(5, '{"global_step": 5}'), (10, ""), (15, '{"global_st')]:
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-20").mkdir()  # killed before the state was written at all
+    discard_unfinished_checkpoints(tmp_path)
+    assert get_last_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-5"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from accelerate import PartialState
 from transformers import TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
 from taxfree.core.io import mark_complete, replace_path
 from taxfree.core.models import is_adapter, set_adapter_base
@@ -58,6 +58,18 @@ def discard_stale_checkpoints(checkpoint_dir: Path, fingerprint: str) -> None:
         shutil.rmtree(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fingerprint)
+
+
+def discard_unfinished_checkpoints(checkpoint_dir: Path) -> None:
+    """Remove checkpoints whose save did not finish. The trainer writes ``trainer_state.json`` last, so
+    a job killed mid-save leaves it missing, empty or cut short; resuming from such a checkpoint
+    crashes, or loads weights without their optimizer state."""
+    for checkpoint in checkpoint_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            log.info("discarding %s: its save did not finish", checkpoint)
+            shutil.rmtree(checkpoint)
 
 
 def export_model(trainer: Any, out_dir: Path, base: str | Path, spec: dict[str, Any], extra: dict[str, str]) -> None:
@@ -116,6 +128,7 @@ def train(base: str | Path, data: str | Path, spec: dict[str, Any], out_dir: str
     checkpoint_dir, out_dir = Path(checkpoint_dir), Path(out_dir)
     if state.is_main_process:
         discard_stale_checkpoints(checkpoint_dir, _fingerprint(spec, base, data))
+        discard_unfinished_checkpoints(checkpoint_dir)
     state.wait_for_everyone()
     resume = get_last_checkpoint(str(checkpoint_dir))
     trainer = method_of(spec).build_trainer(str(base), str(data), spec, str(checkpoint_dir), load or {})
