@@ -14,7 +14,12 @@ from taxfree.config.paths import (
     svd_cache,
     user_files,
 )
-from taxfree.config.resolve import epochs_evaluated, resolve_config, toyworld_pretrain
+from taxfree.config.resolve import (
+    epochs_evaluated,
+    epochs_generated,
+    resolve_config,
+    toyworld_pretrain,
+)
 from taxfree.config.seeds import at_seed
 from taxfree.config.schema import definition, validate_config
 from taxfree.core.models import load_options
@@ -264,7 +269,8 @@ def scored_start(model, variant):
 
 def epoch_score_entries():
     """Each evaluated epoch's score files: (seed, model, variant, epoch, benchmark, path); epoch 0 is the model
-    the variant trains from, read from its ordinary scores where the grid has them."""
+    the variant trains from, read from its ordinary scores where the grid has them, and the last epoch is the
+    variant's final model, read from the variant's own scores."""
     entries = []
     for s, m in [(s, m) for s in SEEDS for m in MODELS]:
         at = paths(s)
@@ -284,8 +290,10 @@ def epoch_score_entries():
                     )
                 entries += [
                     {**where, "epoch": e, "path": at.epoch_scores(m, v, e, b)}
-                    for e in epochs_evaluated(SPECS[v])
+                    for e in epochs_generated(SPECS[v])
                 ]
+                last = epochs_evaluated(SPECS[v])[-1]
+                entries.append({**where, "epoch": last, "path": at.scores(m, v, b)})
     return entries
 
 

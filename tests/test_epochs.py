@@ -115,14 +115,17 @@ def test_default_run_plans_the_epoch_jobs():
                           text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M))
-    # full and lora_r1_up, 5 epochs each, on toy_reasoning and toy_harmful: one generate job per epoch.
-    assert counts["align_epochs"] == "2" and counts["generate_epoch"] == "10" and counts["score_epoch"] == "20"
+    # full and lora_r1_up, 5 epochs each, on toy_reasoning and toy_harmful: one generate job per epoch but the
+    # last, whose model is the final one.
+    assert counts["align_epochs"] == "2" and counts["generate_epoch"] == "8" and counts["score_epoch"] == "16"
     assert counts["figure_epochs"] == "1"
     assert "--epochs-dir results/seed0/toy/full/epochs" in proc.stdout
     assert "output: results/seed0/toy/lora_r1_up/by_epoch/3/scores/toy_harmful.jsonl" in proc.stdout
     # Epoch 0 is the model a variant starts from: the base model's ordinary scores, no extra job.
     inputs = re.search(r"rule aggregate_epochs:\n    input: (.*)", proc.stdout).group(1).split(", ")
     assert "results/seed0/toy/base/scores/toy_harmful.jsonl" in inputs and len(inputs) == 2 * 2 * (5 + 1)
+    assert "results/seed0/toy/full/scores/toy_harmful.jsonl" in inputs
+    assert "results/seed0/toy/full/by_epoch/5/scores/toy_harmful.jsonl" not in inputs
 
 
 def scored(path, values):

@@ -32,12 +32,13 @@ def test_paper_grid_is_planned():
     # One generate job per (model, variant): 2 models x 30 variants, + the headline on the 14B.
     assert counts["generate"] == str(2 * 30 + 1) and counts["prepare_benchmark"] == "9"
     # Every epoch on strongreject, aime24 and gpqa_diamond: full 5 epochs, LoRA 10, on 2 models (headline: 1);
-    # one generate job per epoch answers the three.
-    assert counts["generate_epoch"] == str(2 * 5 + 2 * 10 + 10)
-    assert counts["score_epoch"] == str(3 * (2 * 5 + 2 * 10 + 10))
+    # one generate job per epoch answers the three, but for the last epoch: the final model's own answers.
+    assert counts["generate_epoch"] == str(2 * 4 + 2 * 9 + 9)
+    assert counts["score_epoch"] == str(3 * (2 * 4 + 2 * 9 + 9))
     assert counts["figure_epochs"] == "1"
     assert "--epochs-dir results/seed0/r1_qwen_14b/lora_up_from16_to31_r1/epochs" in out
-    assert "output: results/seed0/r1_qwen_7b/full/by_epoch/5/scores/aime24.jsonl" in out
+    assert "output: results/seed0/r1_qwen_7b/full/by_epoch/4/scores/aime24.jsonl" in out
+    assert "results/seed0/r1_qwen_7b/full/by_epoch/5/" not in out
     assert "output: results/seed0/r1_qwen_7b/full/scores/strongreject.jsonl" in out
     assert counts["figure_ablation"] == "3" and counts["prepare_dataset"] == "2"
     assert "--out results/seed0/r1_qwen_14b/lora_up_from16_to31_r1/model" in out

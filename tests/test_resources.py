@@ -103,7 +103,7 @@ def test_plan_of_the_paper_grid_fits_80gb_gpus():
     assert jobs["score", "r1_qwen_7b", "base", "math500_extra"]["gpus"] == 0  # a grader
     counts = summary["totals"]["by_rule"]
     assert counts["align"]["jobs"] + counts["align_epochs"]["jobs"] == 2 * 23 + 1
-    assert counts["generate"]["jobs"] == 2 * 30 + 1 and counts["generate_epoch"]["jobs"] == 2 * 5 + 2 * 10 + 10
+    assert counts["generate"]["jobs"] == 2 * 30 + 1 and counts["generate_epoch"]["jobs"] == 2 * 4 + 2 * 9 + 9
     assert counts["fetch_model"] == {"jobs": 2, "gpu_hours": 0.0, "disk_gb": 44.8, "peak_gpu_memory_gb": 0.0}
     # The most memory a training job needs per GPU: rank-64 LoRA of the 14B (weights, activations, adapters).
     assert counts["align"]["peak_gpu_memory_gb"] == jobs["align", "r1_qwen_14b", "lora_all_r64", None]["gpu_memory_gb"]
@@ -115,8 +115,8 @@ def test_plan_table_and_jobs_that_cannot_fit():
     table = plan("--format", "table")
     assert table.returncode == 0, table.stderr
     assert re.search(r"^align_epochs\s+r1_qwen_14b\s+full\s+8\s", table.stdout, flags=re.M)
-    # fetch 2, train 47, merge 12, geometry 59, generate 61 and score 549, and 120 each for the epochs.
-    assert re.search(r"^total: 890 jobs, [\d.]+ GPU-hours", table.stdout, flags=re.M)
+    # fetch 2, train 47, merge 12, geometry 59, generate 61 and score 549, and 35 + 105 for the epochs.
+    assert re.search(r"^total: 870 jobs, [\d.]+ GPU-hours", table.stdout, flags=re.M)
     small = plan("--gpu-memory-gb", "8", "--format", "json")
     assert small.returncode == 1
     assert "align_epochs/r1_qwen_14b/full does not fit on 8.0 GB GPUs" in small.stderr

@@ -143,6 +143,12 @@ def epochs_evaluated(spec: dict[str, Any]) -> list[int]:
     return list(range(1, int(training["num_train_epochs"]) + 1)) if training.get("evaluate_checkpoints") else []
 
 
+def epochs_generated(spec: dict[str, Any]) -> list[int]:
+    """The evaluated epochs that answer the benchmarks with their own model: all but the last, whose model
+    is the variant's final model, whose answers the variant's own generation job already writes."""
+    return epochs_evaluated(spec)[:-1]
+
+
 def _check_tiny_models(config: dict[str, Any]) -> None:
     """A ``tiny_random`` model's template must exist and its heads must divide its width."""
     for name, model in config["models"].items():

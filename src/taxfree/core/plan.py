@@ -17,7 +17,7 @@ import yaml
 from tabulate import tabulate
 
 from taxfree.config.paths import Paths
-from taxfree.config.resolve import Variant, epochs_evaluated, resolve_config
+from taxfree.config.resolve import Variant, epochs_evaluated, epochs_generated, resolve_config
 from taxfree.config.schema import validate_config
 from taxfree.core import resources
 from taxfree.core.errors import ConfigError
@@ -170,7 +170,7 @@ def grid_jobs(config: dict[str, Any], variants: dict[str, Variant]) -> list[Job]
             for benchmark in config["benchmarks"]:
                 jobs.append(Job("score", model, name, benchmark, sizes.score(model, benchmark)))
             benchmarks = variants[name].spec.get("training", {}).get("evaluate_checkpoints", [])
-            for _ in epochs_evaluated(variants[name].spec):
+            for _ in epochs_generated(variants[name].spec):
                 jobs.append(Job("generate_epoch", model, name, None, sizes.generate(model, benchmarks)))
                 jobs += [Job("score_epoch", model, name, b, sizes.score(model, b)) for b in benchmarks]
     # Every run seed runs the grid again; hub weights are fetched once for all of them.
