@@ -9,6 +9,7 @@ from taxfree.report.claims import to_markdown as claims_markdown
 
 with redirect_output(snakemake.log[0]):
     summary = pd.read_csv(snakemake.input.summary)
+    summary.attrs["source"] = snakemake.input.summary  # named in errors
     geometry = pd.concat([pd.read_parquet(path) for path in snakemake.input.geometry] or [pd.DataFrame()],
                          ignore_index=True)
     claims = evaluate_claims(snakemake.params.claims, summary, geometry)

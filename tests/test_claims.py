@@ -62,3 +62,12 @@ def test_claims_name_variants_and_benchmarks_that_exist():
 def test_the_default_config_tests_a_claim_of_every_paper():
     papers = {claim["paper"] for claim in default_config()["claims"]}
     assert papers == {"LoRA-safety", "SAP", "SSAH", "SaRO"}
+
+
+def test_a_claim_on_a_measurement_the_summary_lacks_names_the_file():
+    from taxfree.core.errors import InputError
+
+    table = summary({"lora": [1.0], "full": [0.0]})
+    table.attrs["source"] = "results/summary.csv"
+    with pytest.raises(InputError, match=r"^results/summary.csv: no metric 'refusal_rate' of benchmark 'toy_harmful'"):
+        evaluate_claims([{**CLAIM, "benchmark": "toy_harmful", "metric": "refusal_rate"}], table, pd.DataFrame())

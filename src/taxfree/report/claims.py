@@ -39,7 +39,7 @@ def benchmark_measure(claim: dict[str, Any], summary: pd.DataFrame) -> pd.DataFr
     rows = summary[(summary["benchmark"] == claim["benchmark"]) & (summary["metric"] == claim["metric"])
                    & summary["variant"].isin(claim["variants"])]
     if rows.empty:
-        raise InputError(f"summary: no metric '{claim['metric']}' of benchmark '{claim['benchmark']}' for "
+        raise InputError(f"{summary.attrs.get('source', 'summary')}: no metric '{claim['metric']}' of benchmark '{claim['benchmark']}' for "
                          f"{', '.join(claim['variants'])} (a claim of {claim['paper']}: {claim['claim']})")
     return rows[["model", "variant", "seed", "value"]]
 

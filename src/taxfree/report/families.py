@@ -6,7 +6,8 @@ families, and ``taxfree.report.figures.COLORS`` gives each family one colour in 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from taxfree.training.methods import extension_of, method_of
 

@@ -7,8 +7,9 @@ and draws only the variants its rule passes it (``families``: which variants eac
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import matplotlib
 import matplotlib.pyplot as plt

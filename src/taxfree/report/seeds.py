@@ -33,19 +33,24 @@ def _one_row_per_seed(table: pd.DataFrame, keys: Sequence[str]) -> None:
                          f"seed {row['seed']}")
 
 
-def across_seeds(summary: pd.DataFrame) -> pd.DataFrame:
+def _spread(table: pd.DataFrame, keys: Sequence[str], confidence: float) -> pd.DataFrame:
+    """One row per ``keys`` of a table with ``seed`` and ``value``: the ``mean`` and ``std`` of the seeds'
+    values, their t-interval (``ci_low``, ``ci_high``) and ``seeds``. Missing values are skipped, as the
+    interval skips them."""
+    _one_row_per_seed(table, keys)
+    groups = table.groupby(list(keys), sort=False, dropna=False)
+    spread = groups.agg(mean=("value", "mean"), std=("value", "std"), seeds=("value", "size")).reset_index()
+    intervals = [t_interval(group["value"].astype(float).tolist(), confidence) for _, group in groups]
+    spread["ci_low"], spread["ci_high"] = [low for low, _ in intervals], [high for _, high in intervals]
+    return spread
+
+
+def across_seeds(summary: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """One row per measurement of ``summary`` (with its ``seed`` column): ``mean``, ``std`` (sample standard
     deviation, NaN for one seed), the 95% t-interval across seeds (``ci_low``, ``ci_high``, NaN for one
     seed) and ``seeds``, how many there are (results/summary_seeds.csv)."""
     keys = [*KEYS[:3], "category", KEYS[3]]
-    _one_row_per_seed(summary, keys)
-    rows = []
-    for key, group in summary.groupby(keys, sort=False, dropna=False):
-        values = group["value"].astype(float).tolist()
-        low, high = t_interval(values)
-        rows.append({**dict(zip(keys, key)), "mean": sum(values) / len(values),
-                     "std": group["value"].std(ddof=1), "ci_low": low, "ci_high": high, "seeds": len(values)})
-    return pd.DataFrame.from_records(rows, columns=[*keys, "mean", "std", "ci_low", "ci_high", "seeds"])
+    return _spread(summary, keys, confidence)[[*keys, "mean", "std", "ci_low", "ci_high", "seeds"]]
 
 
 def seed_means(summary: pd.DataFrame, keys: Sequence[str] = KEYS, confidence: float = 0.95) -> pd.DataFrame:
@@ -53,13 +58,8 @@ def seed_means(summary: pd.DataFrame, keys: Sequence[str] = KEYS, confidence: fl
     several seeds: the mean and its t-interval across seeds; with one seed: that row's own value and
     interval (the bootstrap over prompts). A table without a ``seed`` column is one seed."""
     table = summary if "seed" in summary else summary.assign(seed=0)
-    _one_row_per_seed(table, keys)
-    rows = []
-    for key, group in table.groupby(list(keys), sort=False, dropna=False):
-        if len(group) == 1:
-            low, high = group["ci_low"].iloc[0], group["ci_high"].iloc[0]
-        else:
-            low, high = t_interval(group["value"].astype(float).tolist(), confidence)
-        rows.append({**dict(zip(keys, key)), "value": group["value"].mean(), "ci_low": low, "ci_high": high,
-                     "seeds": len(group)})
-    return pd.DataFrame.from_records(rows, columns=[*keys, "value", "ci_low", "ci_high", "seeds"])
+    spread = _spread(table, keys, confidence)
+    own = table.groupby(list(keys), sort=False, dropna=False)[["ci_low", "ci_high"]].first().to_numpy()
+    one = (spread["seeds"] == 1).to_numpy()
+    spread.loc[one, ["ci_low", "ci_high"]] = own[one]
+    return spread.rename(columns={"mean": "value"})[[*keys, "value", "ci_low", "ci_high", "seeds"]]
