@@ -34,7 +34,7 @@ def test_variant_overrides_merge_over_defaults():
     assert full["training"]["learning_rate"] == 3.0e-4
     assert full["training"]["num_train_epochs"] == config["training"]["num_train_epochs"]
     lora = resolve_variant(config, "lora_r1_up")
-    assert lora["lora"] == {"rank": 1, "alpha": 4, "dropout": 0.05, "target_modules": ["up_proj"], "bias": "none",
+    assert lora["lora"] == {"rank": 1, "alpha": 2, "dropout": 0.05, "target_modules": ["up_proj"], "bias": "none",
                             "layers": None}
     assert resolve_variant(config, "base") == {"method": "none"}
 

@@ -98,7 +98,7 @@ def validated(config):
 def test_the_knob_is_checked_at_config_time():
     _, variants = resolve_config(validated(toy_config(evaluate_checkpoints=["toy_harmful"])))
     assert epochs_evaluated(variants["full"].spec) == [1, 2, 3, 4, 5]
-    assert epochs_evaluated(variants["lora_r8_all"].spec) == []
+    assert epochs_evaluated(variants["lora_r8_all_reg"].spec) == []
     with pytest.raises(ConfigError, match=r"variants\.full\.training\.evaluate_checkpoints.*unknown benchmark.*nope"):
         resolve_config(validated(toy_config(evaluate_checkpoints=["nope"])))
     with pytest.raises(ConfigError, match=r"variants\.full\.training\.evaluate_checkpoints.*whole number"):

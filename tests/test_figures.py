@@ -55,6 +55,17 @@ def test_seed_means_use_the_t_interval_across_seeds_and_the_bootstrap_for_one_se
     assert means.loc["b", "seeds"] == 1
 
 
+def test_a_rate_interval_across_seeds_stays_within_zero_and_one_and_a_token_count_is_not_cut():
+    values = [1.0, 0.8, 1.0]
+    summary = pd.DataFrame([rows("a", s, v) for s, v in enumerate(values)]
+                           + [rows("a", s, v, metric="reasoning_tokens") for s, v in enumerate(values)])
+    means = seed_means(summary).set_index("metric")
+    half = T_95_DF2 * math.sqrt(0.04 / 3) / math.sqrt(3)  # the sample variance of 1.0, 0.8, 1.0 is 0.04 / 3
+    # Cut only where a bound is crossed.
+    assert (means.loc["refusal_rate", "ci_low"], means.loc["refusal_rate", "ci_high"]) == pytest.approx((2.8 / 3 - half, 1.0))
+    assert means.loc["reasoning_tokens", "ci_high"] == pytest.approx(2.8 / 3 + half)
+
+
 def test_a_summary_without_seeds_is_one_seed_and_a_repeated_seed_is_an_error():
     means = seed_means(pd.DataFrame([rows("a", value=0.7)]))
     assert means[["value", "ci_low", "ci_high", "seeds"]].iloc[0].tolist() == pytest.approx([0.7, 0.6, 0.8, 1])
@@ -125,7 +136,7 @@ def test_families_and_each_figures_variants_come_from_the_specs():
     assert "saro" not in starts  # DPO from the warm-up continues SaRO's alignment
     tradeoff_set = set(tradeoff_variants(specs))
     assert not tradeoff_set & set(starts) and {"base", "full", "saro", "full_alpha0.3"} <= tradeoff_set
-    assert set(geometry_variants(specs)) == {"lora_r1_up", "lora_r8_all", "full", "full_lr3e-4", "lora_r8_all_reg",
+    assert set(geometry_variants(specs)) == {"lora_r1_up", "full", "full_lr3e-4", "lora_r8_all_reg",
                                              "saro_rw", "ssah_budget"}
 
 

@@ -9,6 +9,10 @@ from typing import Any
 
 import numpy as np
 
+# Lengths per answer, in tokens; every other metric of the summary (a judge's or grader's rate, pass@k) is a
+# fraction in [0, 1].
+TOKEN_COUNTS = ("response_tokens", "reasoning_tokens")
+
 
 def bootstrap_interval(values: Sequence[float], confidence: float = 0.95, resamples: int = 2000,
                        seed: int = 0) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from taxfree.config.seeds import at_seed
 from taxfree.core.errors import InputError
 from taxfree.core.io import atomic_path, read_jsonl
 from taxfree.core.provenance import environment, spec_hash
-from taxfree.evaluation.metrics import bootstrap_interval, pass_at_k, per_prompt
+from taxfree.evaluation.metrics import TOKEN_COUNTS, bootstrap_interval, pass_at_k, per_prompt
 from taxfree.evaluation.scoring import scorer
 from taxfree.report.seeds import across_seeds
 
@@ -75,7 +75,7 @@ def score_rows(model: str, variant: str, benchmark: str, spec: dict[str, Any], p
             "n": len(scores), "samples": len(rows), "invalid": invalid,
             "truncated": sum(bool(r["truncated"]) for r in rows)}
     per_prompt_means = {cls.metric: [sum(v) / len(v) for v in scores.values()]}
-    for field in ("response_tokens", "reasoning_tokens"):
+    for field in TOKEN_COUNTS:
         per_prompt_means[field] = [sum(v) / len(v) for v in per_prompt(rows, f"n_{field}").values()]
     for k in spec.get("pass_at_k", []):
         per_prompt_means[f"pass@{k}"] = [pass_at_k(len(v), int(sum(v)), k) for v in scores.values()]
@@ -91,7 +91,7 @@ def _mean_and_interval(values: list[float]) -> dict[str, float]:
 
 def is_headline(metric: pd.Series) -> pd.Series:
     """Whether each metric is its benchmark's own (accuracy, refusal rate, ...), not a length or pass@k."""
-    return ~metric.isin(["response_tokens", "reasoning_tokens"]) & ~metric.str.startswith("pass@")
+    return ~metric.isin(TOKEN_COUNTS) & ~metric.str.startswith("pass@")
 
 
 def _cell(value: Any) -> Any:

@@ -9,6 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from taxfree.core.errors import InputError
+from taxfree.evaluation.metrics import TOKEN_COUNTS
 
 # What identifies one measurement apart from its seed.
 KEYS = ("model", "variant", "benchmark", "metric")
@@ -56,10 +57,16 @@ def across_seeds(summary: pd.DataFrame, confidence: float = 0.95) -> pd.DataFram
 def seed_means(summary: pd.DataFrame, keys: Sequence[str] = KEYS, confidence: float = 0.95) -> pd.DataFrame:
     """What a figure draws: one row per ``keys`` with ``value``, ``ci_low``, ``ci_high`` and ``seeds``. Over
     several seeds: the mean and its t-interval across seeds; with one seed: that row's own value and
-    interval (the bootstrap over prompts). A table without a ``seed`` column is one seed."""
+    interval (the bootstrap over prompts). A fraction's interval is cut to [0, 1]: a t-interval over a few
+    seeds reaches past the bounds that no seed can. A table without a ``seed`` column is one seed."""
     table = summary if "seed" in summary else summary.assign(seed=0)
     spread = _spread(table, keys, confidence)
     own = table.groupby(list(keys), sort=False, dropna=False)[["ci_low", "ci_high"]].first().to_numpy()
     one = (spread["seeds"] == 1).to_numpy()
     spread.loc[one, ["ci_low", "ci_high"]] = own[one]
+    if "metric" in spread:
+        fraction = ~spread["metric"].isin(TOKEN_COUNTS)
+        mean = spread.loc[fraction, "mean"]
+        spread.loc[fraction, "ci_low"] = spread.loc[fraction, "ci_low"].clip(lower=mean.clip(upper=0.0))
+        spread.loc[fraction, "ci_high"] = spread.loc[fraction, "ci_high"].clip(upper=mean.clip(lower=1.0))
     return spread.rename(columns={"mean": "value"})[[*keys, "value", "ci_low", "ci_high", "seeds"]]
