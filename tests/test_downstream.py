@@ -41,7 +41,7 @@ def test_mix_adds_the_fraction_of_distinct_extra_rows():
 def test_default_downstream_variants_resolve_with_their_data():
     config = default_config()
     specs = check_references(config)
-    assert {specs[v]["from"] for v in ("downstream_sft", "downstream_sap", "downstream_ssah_freeze")} == {"lora_r1_up"}
+    assert {specs[v]["from"] for v in ("downstream_sft", "downstream_sap", "downstream_ssah_freeze")} == {"full_lr3e-4"}
     ssah = specs["downstream_ssah_freeze"]["ssah"]
     assert ssah["freeze"] == ["scu", "top_cu"] and ssah["safety_path"] == "results/seed{seed}/datasets/toy_harmful_refusal.jsonl"
     assert specs["downstream_sap"]["sap"]["rate"] == 2e-5

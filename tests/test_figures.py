@@ -131,7 +131,7 @@ def test_families_and_each_figures_variants_come_from_the_specs():
     assert family(specs["lora_r8_all_reg"]) == "lora+regularizer" and family(specs["downstream_sap"]) == "lora+sap"
     assert family(specs["ssah_budget"]) == "full+ssah" and family(specs["base"]) == "none"
     starts = downstream_starts(specs)
-    assert starts == {v: "lora_r1_up" for v in ("downstream_sft", "downstream_ssah_freeze", "downstream_lora",
+    assert starts == {v: "full_lr3e-4" for v in ("downstream_sft", "downstream_ssah_freeze", "downstream_lora",
                                                 "downstream_sap")}
     assert "saro" not in starts  # DPO from the warm-up continues SaRO's alignment
     tradeoff_set = set(tradeoff_variants(specs))
