@@ -168,6 +168,10 @@ def test_family_lines_average_their_variants_with_a_band_over_variants_or_seeds(
     three = family_means(geometry(seeds=(0, 1, 2)), "stable_rank", ["model"]).set_index(["family", "layer"])
     half = T_95_DF2 * 3.0 / math.sqrt(3)  # family means 3, 6, 9 over the seeds: sd 3
     assert three.loc[("full", 0), ["value", "ci_low", "ci_high"]].tolist() == pytest.approx([6.0, 6 - half, 6 + half])
+    # A stable rank is at least 1: the band stops there, where the t-interval (down to -1.45) does not.
+    bounded = family_means(geometry(seeds=(0, 1, 2)), "stable_rank", ["model"], (1.0, None))
+    assert bounded.set_index(["family", "layer"]).loc[("full", 0), ["ci_low", "ci_high"]].tolist() == pytest.approx(
+        [1.0, 6 + half])
 
 
 def test_figures_are_written_as_png_and_pdf(tmp_path):

@@ -316,23 +316,28 @@ def _module_order(modules: pd.Series) -> pd.Series:
     return modules.map(lambda name: _MODULES.index(name) if name in _MODULES else len(_MODULES))
 
 
-def family_means(table: pd.DataFrame, value: str, panel: Sequence[str]) -> pd.DataFrame:
+def family_means(table: pd.DataFrame, value: str, panel: Sequence[str],
+                 bounds: tuple[float | None, float | None] = (None, None)) -> pd.DataFrame:
     """Per (``panel`` columns, family, layer): ``value`` averaged over the family's variants (each variant's
     value the mean over its modules at that layer), with a band: the 95% t-interval across seeds where there
-    are several (``seed`` column), else the range over the family's variants."""
+    are several (``seed`` column), else the range over the family's variants. The band is cut to the
+    statistic's ``bounds`` (lower, upper; None: unbounded), which a t-interval over a few seeds can cross
+    where no seed does."""
     table = table if "seed" in table else table.assign(seed=0)
     per_variant = table.groupby([*panel, "family", "variant", "seed", "layer"])[value].mean().reset_index()
     per_seed = per_variant.groupby([*panel, "family", "seed", "layer"])[value].agg(
         value="mean", ci_low="min", ci_high="max").reset_index()
-    return seed_means(per_seed, keys=[*panel, "family", "layer"])
+    means = seed_means(per_seed, keys=[*panel, "family", "layer"])
+    means[["ci_low", "ci_high"]] = means[["ci_low", "ci_high"]].clip(*bounds)
+    return means
 
 
 @plt.rc_context(STYLE)
 def _by_layer(table: pd.DataFrame, value: str, columns: str, title: str, ylabel: str, outs: Sequence[str | Path],
-              logy: bool = False, rows: str = "model") -> None:
+              bounds: tuple[float | None, float | None], logy: bool = False, rows: str = "model") -> None:
     """One panel per (``rows`` value, ``columns`` value); one line per method family over layers, with its
-    band (``family_means``)."""
-    means = family_means(table, value, [rows, columns])
+    band (``family_means`` within ``bounds``)."""
+    means = family_means(table, value, [rows, columns], bounds)
     models, panels = list(dict.fromkeys(table[rows])), list(dict.fromkeys(table[columns]))
     families = [f for f in COLORS if f in set(table["family"])]
     fig, axes = plt.subplots(len(models), len(panels), figsize=(2.8 * len(panels), 2.6 * len(models) + 1.0),
@@ -363,7 +368,9 @@ def _by_layer(table: pd.DataFrame, value: str, columns: str, title: str, ylabel:
 def stable_rank_by_layer(geometry: pd.DataFrame, outs: Sequence[str | Path]) -> None:
     """Stable rank of the update per layer, one panel per module type (the LoRA-safety paper's Fig. 1)."""
     modules = geometry[geometry["k"] == geometry["k"].min()].sort_values("module", key=_module_order)  # one k each
-    _by_layer(modules, "stable_rank", "module", "Stable rank of the update dW", "stable rank", outs, logy=True)
+    # ||dW||_F^2 / ||dW||_2^2 is at least 1.
+    _by_layer(modules, "stable_rank", "module", "Stable rank of the update dW", "stable rank", outs, (1.0, None),
+              logy=True)
 
 
 def overlap_by_layer(geometry: pd.DataFrame, outs: Sequence[str | Path]) -> None:
@@ -375,7 +382,7 @@ def overlap_by_layer(geometry: pd.DataFrame, outs: Sequence[str | Path]) -> None
     rows["side"] = rows["side"].str.removeprefix("overlap_")
     rows["subspace"] = rows["model"] + ", top-" + rows["k"].astype(str)
     _by_layer(rows, "overlap", "side", "Overlap of dW with W0's top-k singular subspace", "overlap", outs,
-              rows="subspace")
+              (0.0, 1.0), rows="subspace")
 
 
 @plt.rc_context(STYLE)
