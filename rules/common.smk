@@ -276,6 +276,7 @@ def epoch_score_entries():
         at = paths(s)
         for v in [v for v in VARIANTS_OF[m] if v in EPOCH_VARIANTS]:
             start = scored_start(m, v)
+            generated, last = epochs_generated(SPECS[v]), epochs_evaluated(SPECS[v])[-1]
             for b in SPECS[v]["training"]["evaluate_checkpoints"]:
                 where = {
                     "seed": s,
@@ -290,9 +291,8 @@ def epoch_score_entries():
                     )
                 entries += [
                     {**where, "epoch": e, "path": at.epoch_scores(m, v, e, b)}
-                    for e in epochs_generated(SPECS[v])
+                    for e in generated
                 ]
-                last = epochs_evaluated(SPECS[v])[-1]
                 entries.append({**where, "epoch": last, "path": at.scores(m, v, b)})
     return entries
 

@@ -14,7 +14,12 @@ from taxfree.config.seeds import at_seed
 from taxfree.core.errors import InputError
 from taxfree.core.io import atomic_path, read_jsonl
 from taxfree.core.provenance import environment, spec_hash
-from taxfree.evaluation.metrics import TOKEN_COUNTS, bootstrap_interval, pass_at_k, per_prompt
+from taxfree.evaluation.metrics import (
+    TOKEN_COUNTS,
+    bootstrap_interval,
+    pass_at_k,
+    per_prompt,
+)
 from taxfree.evaluation.scoring import scorer
 from taxfree.report.seeds import across_seeds
 

@@ -39,8 +39,9 @@ def benchmark_measure(claim: dict[str, Any], summary: pd.DataFrame) -> pd.DataFr
     rows = summary[(summary["benchmark"] == claim["benchmark"]) & (summary["metric"] == claim["metric"])
                    & summary["variant"].isin(claim["variants"])]
     if rows.empty:
-        raise InputError(f"{summary.attrs.get('source', 'summary')}: no metric '{claim['metric']}' of benchmark '{claim['benchmark']}' for "
-                         f"{', '.join(claim['variants'])} (a claim of {claim['paper']}: {claim['claim']})")
+        raise InputError(f"{summary.attrs.get('source', 'summary')}: no metric '{claim['metric']}' of benchmark "
+                         f"'{claim['benchmark']}' for {', '.join(claim['variants'])} "
+                         f"(a claim of {claim['paper']}: {claim['claim']})")
     return rows[["model", "variant", "seed", "value"]]
 
 

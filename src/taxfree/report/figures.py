@@ -1,7 +1,7 @@
 """Figures from the results table, each saved as PNG (for the report) and PDF (for papers).
 
 Every figure reduces seeds with ``seed_means`` (the mean over seeds and its t-interval, or one seed's own
-bootstrap interval), colours a variant by its method family (``families.COLORS``, the same in every figure),
+bootstrap interval), colours a variant by its method family (``COLORS``, the same in every figure),
 and draws only the variants its rule passes it (``families``: which variants each figure is about).
 """
 
@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator
 
 from taxfree.core.errors import InputError
 from taxfree.report.aggregate import is_headline
-from taxfree.report.seeds import KEYS, seed_means
+from taxfree.report.seeds import KEYS, seed_means, within_bounds
 
 matplotlib.use("Agg")  # figures are files; no display is needed or assumed
 STYLE = {"font.size": 10, "axes.titlesize": 11, "legend.fontsize": 8}
@@ -327,9 +327,7 @@ def family_means(table: pd.DataFrame, value: str, panel: Sequence[str],
     per_variant = table.groupby([*panel, "family", "variant", "seed", "layer"])[value].mean().reset_index()
     per_seed = per_variant.groupby([*panel, "family", "seed", "layer"])[value].agg(
         value="mean", ci_low="min", ci_high="max").reset_index()
-    means = seed_means(per_seed, keys=[*panel, "family", "layer"])
-    means[["ci_low", "ci_high"]] = means[["ci_low", "ci_high"]].clip(*bounds)
-    return means
+    return within_bounds(seed_means(per_seed, keys=[*panel, "family", "layer"]), "value", bounds)
 
 
 @plt.rc_context(STYLE)

@@ -66,7 +66,18 @@ def seed_means(summary: pd.DataFrame, keys: Sequence[str] = KEYS, confidence: fl
     spread.loc[one, ["ci_low", "ci_high"]] = own[one]
     if "metric" in spread:
         fraction = ~spread["metric"].isin(TOKEN_COUNTS)
-        mean = spread.loc[fraction, "mean"]
-        spread.loc[fraction, "ci_low"] = spread.loc[fraction, "ci_low"].clip(lower=mean.clip(upper=0.0))
-        spread.loc[fraction, "ci_high"] = spread.loc[fraction, "ci_high"].clip(upper=mean.clip(lower=1.0))
+        spread.loc[fraction] = within_bounds(spread.loc[fraction], "mean", (0.0, 1.0))
     return spread.rename(columns={"mean": "value"})[[*keys, "value", "ci_low", "ci_high", "seeds"]]
+
+
+def within_bounds(table: pd.DataFrame, value: str, bounds: tuple[float | None, float | None]) -> pd.DataFrame:
+    """``table`` with its intervals (``ci_low``, ``ci_high``) cut to the statistic's ``bounds`` (lower, upper;
+    None: unbounded), never past the row's own ``value``: a t-interval over a few seeds reaches past bounds
+    that no seed can."""
+    lower, upper = bounds
+    table = table.copy()
+    if lower is not None:
+        table["ci_low"] = table["ci_low"].clip(lower=table[value].clip(upper=lower))
+    if upper is not None:
+        table["ci_high"] = table["ci_high"].clip(upper=table[value].clip(lower=upper))
+    return table
